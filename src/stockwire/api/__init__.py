@@ -1,0 +1,1 @@
+"""The HTTP API: admin routes, health, metrics, and the application factory."""

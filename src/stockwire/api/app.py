@@ -1,0 +1,88 @@
+"""The application factory: admin API, inbound routes, health and metrics in one ASGI app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from stockwire import __version__
+from stockwire.api import admin
+from stockwire.api.auth import BearerAuth
+from stockwire.api.problems import json_response, problem
+from stockwire.hub import Hub
+from stockwire.inbound.payloads import pointer
+from stockwire.inbound.routes import receive_native
+
+TITLES = {400: "bad request", 401: "unauthorized", 404: "not found", 405: "method not allowed",
+          409: "conflict", 413: "payload too large", 415: "unsupported media type", 422: "invalid request"}
+
+Startup = Callable[[Hub, FastAPI], contextlib.AbstractAsyncContextManager[None]]
+
+
+def _validation_problem(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        where = loc[1:] if loc and loc[0] == "body" else loc
+        errors.append({"pointer": pointer(where), "detail": e["msg"]})
+    return problem(422, "invalid request", "; ".join(f"{x['pointer'] or '/'}: {x['detail']}" for x in errors),
+                   errors=errors)
+
+
+def _http_problem(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail: Any = exc.detail
+    errors = None
+    if isinstance(detail, dict):
+        errors = detail.get("errors")
+        detail = detail.get("detail", "")
+    return problem(exc.status_code, TITLES.get(exc.status_code, "error"), str(detail), errors=errors,
+                   headers=getattr(exc, "headers", None))
+
+
+def create_app(hub: Hub, *, token_sha256: str, extras: list[Startup] | None = None) -> Any:
+    """Build the ASGI app for `hub`; `extras` start background work (the dispatcher) with it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.start()
+        async with contextlib.AsyncExitStack() as stack:
+            for extra in extras or []:
+                await stack.enter_async_context(extra(hub, app))
+            yield
+        hub.stop()
+
+    app = FastAPI(
+        title="stockwire",
+        version=__version__,
+        summary="Real-time inventory hub: signed webhooks in, signed webhooks out.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.hub = hub
+    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.include_router(admin.router)
+    app.add_route("/v1/inbound/{channel_id}", receive_native, methods=["POST"], include_in_schema=False)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> Response:
+        """The database answers and the schema is current."""
+        if hub.db.ping():
+            return json_response({"status": "ready", "writer_backlog": hub.writer.backlog})
+        return problem(503, "not ready", "the database does not answer", headers={"Retry-After": "5"})
+
+    return BearerAuth(app, token_sha256=token_sha256)

@@ -1,0 +1,1 @@
+"""The `stockwire` command line."""

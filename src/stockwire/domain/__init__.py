@@ -1,0 +1,1 @@
+"""The inventory rules: pure functions over frozen records, no I/O."""

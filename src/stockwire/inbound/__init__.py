@@ -1,0 +1,1 @@
+"""Inbound webhooks: verify, validate, and apply channel events exactly once."""

@@ -1,0 +1,1 @@
+"""All SQL lives here: one module per concern, SQLAlchemy Core statements only."""
