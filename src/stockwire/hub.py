@@ -15,6 +15,7 @@ from stockwire.notify import CommitSignal
 from stockwire.storage import catalog, migrate, schema
 from stockwire.storage.catalog import ChannelRecord
 from stockwire.storage.database import Database
+from stockwire.storage.listener import CommitListener
 
 CHANNEL_CACHE_SECONDS = 1.0
 TOKEN_SETTING = "admin_token_sha256"
@@ -64,6 +65,7 @@ class Hub:
         self.writer = EventWriter(self.db, on_commit=self.signal.fire)
         self.channels = ChannelCache(self.db)
         self.extensions: dict[str, Any] = {}
+        self._listener: CommitListener | None = None
 
     def prepare(self) -> None:
         """Migrate the schema; call once before serving."""
@@ -71,9 +73,16 @@ class Hub:
 
     def start(self) -> None:
         self.writer.start()
+        if not self.db.is_sqlite:
+            # Other processes' commits wake this one's dispatcher and feed readers too.
+            self._listener = CommitListener(self.db.url, self.signal.fire)
+            self._listener.start()
 
     def stop(self) -> None:
         self.writer.stop()
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         self.db.dispose()
 
     def admin_token_digest(self) -> tuple[str, str | None]:
