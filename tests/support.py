@@ -162,3 +162,41 @@ class Shop:
     def close(self) -> None:
         self.admin.close()
         self.http.close()
+
+
+class ServerProcess:
+    """`stockwire serve` as a real separate process (for several-process tests)."""
+
+    def __init__(self, database_url: str, *, extra_env: dict[str, str] | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, STOCKWIRE_ADMIN_TOKEN=ADMIN_TOKEN, STOCKWIRE_ALLOW_PRIVATE_TARGETS="1",
+                   **(extra_env or {}))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stockwire.cli.main", "serve", "--port", str(self.port),
+             "--database-url", database_url],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()

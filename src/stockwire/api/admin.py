@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -31,6 +32,7 @@ from stockwire.inbound.payloads import Adjustment, InboundEvent
 from stockwire.storage import catalog, ledger, outbox, stock
 from stockwire.storage import orders as order_store
 from stockwire.storage.catalog import ChannelRecord
+from stockwire.storage.database import utcnow
 
 router = APIRouter(prefix="/v1")
 
@@ -197,7 +199,7 @@ def patch_channel(channel_id: str, body: ChannelPatch, request: Request) -> Chan
 @router.post("/channels/{channel_id}/rotate-secret", response_model=ChannelOut,
              response_model_exclude_none=True, tags=["channels"])
 def rotate_channel_secret(channel_id: str, request: Request) -> ChannelOut:
-    """Issue a new inbound secret; the old one keeps verifying until the next rotation."""
+    """Issue a new inbound secret; the old one keeps verifying for 24 hours."""
     hub = _hub(request)
     with hub.db.write() as conn:
         record = catalog.get_channel(conn, channel_id, lock=True)
@@ -206,7 +208,8 @@ def rotate_channel_secret(channel_id: str, request: Request) -> ChannelOut:
         if record.channel.format is not ChannelFormat.STOCKWIRE:
             raise HTTPException(409, "a platform channel's secret is the platform's key; PATCH is not enough, "
                                      "recreate the channel with the new key")
-        settings = dict(record.settings, previous_secrets=[record.secret])
+        grace_until = (utcnow() + dt.timedelta(hours=24)).isoformat()
+        settings = dict(record.settings, previous_secrets=[record.secret], previous_secrets_until=grace_until)
         record = ChannelRecord(channel=record.channel, secret=signatures.new_secret(), settings=settings)
         catalog.update_channel(conn, record)
     hub.channels.invalidate(channel_id)

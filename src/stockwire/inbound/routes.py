@@ -6,6 +6,7 @@ the exact bytes), checks, validates and hands the event to the writer.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
@@ -40,7 +41,10 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def channel_keys(record: ChannelRecord) -> list[bytes]:
     """Keys that may sign for a channel: its secret, and a rotated-out one still in grace."""
-    secrets_ = [record.secret, *record.settings.get("previous_secrets", [])]
+    secrets_ = [record.secret]
+    until = record.settings.get("previous_secrets_until")
+    if until and dt.datetime.fromisoformat(until) > dt.datetime.now(dt.UTC):
+        secrets_ += record.settings.get("previous_secrets", [])
     keys = []
     for s in secrets_:
         try:

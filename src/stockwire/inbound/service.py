@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -186,12 +186,12 @@ def apply_event(
                 "receipt": inventory.record_receipt}[event.type]
         rule(book, data.location, _lines(data.lines), cause)
     elif isinstance(data, Adjustment):
-        cause = Cause(kind=cause.kind, channel=cause.channel, event_id=cause.event_id, reason=data.reason)
+        cause = replace(cause, reason=data.reason)
         inventory.adjust(book, data.location, data.sku, delta=data.delta, on_hand=data.on_hand, cause=cause)
     elif isinstance(data, Counts):
         inventory.count(book, data.location, [(c.sku, c.on_hand) for c in data.counts], cause)
     elif isinstance(data, OrderPlaced):
-        cause = Cause(kind=cause.kind, channel=cause.channel, event_id=cause.event_id, order_id=data.order_id)
+        cause = replace(cause, order_id=data.order_id)
         order, result = orders.place_order(
             book, channel, data.order_id, _lines(data.lines), fulfillers=fulfillers, cause=cause,
             ship_to=data.ship_to, customer=data.customer,
@@ -199,7 +199,7 @@ def apply_event(
         new_order = True
     else:
         assert order is not None
-        cause = Cause(kind=cause.kind, channel=cause.channel, event_id=cause.event_id, order_id=order.order_id)
+        cause = replace(cause, order_id=order.order_id)
         if event.type == "order.cancelled":
             assert isinstance(data, OrderRef)
             order, result = orders.cancel_order(book, order, fulfillers=fulfillers, cause=cause,
