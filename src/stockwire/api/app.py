@@ -12,9 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from stockwire import __version__
-from stockwire.api import admin
+from stockwire.api import admin, feed
 from stockwire.api.auth import BearerAuth
 from stockwire.api.problems import json_response, problem
+from stockwire.connectors.routes import ROUTES as PLATFORM_ROUTES
 from stockwire.hub import Hub
 from stockwire.inbound.payloads import pointer
 from stockwire.inbound.routes import receive_native
@@ -72,6 +73,9 @@ def create_app(hub: Hub, *, token_sha256: str, extras: list[Startup] | None = No
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.include_router(admin.router)
     app.add_route("/v1/inbound/{channel_id}", receive_native, methods=["POST"], include_in_schema=False)
+    app.include_router(feed.router)
+    for path, endpoint in PLATFORM_ROUTES:
+        app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -121,6 +121,11 @@ def rotate_admin_token(database_url: str | None) -> None:
     console.print(f"new admin token: {hub.rotate_admin_token()}")
 
 
+from stockwire.cli import batch  # noqa: E402 - registers after the group exists
+
+batch.register(cli)
+
+
 def main() -> None:
     cli()
 
