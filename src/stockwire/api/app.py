@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import prometheus_client
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -13,6 +14,7 @@ from starlette.responses import Response
 
 from stockwire import __version__
 from stockwire.api import admin, feed
+from stockwire.api import endpoints as webhook_endpoints
 from stockwire.api.auth import BearerAuth
 from stockwire.api.problems import json_response, problem
 from stockwire.connectors.routes import ROUTES as PLATFORM_ROUTES
@@ -72,6 +74,7 @@ def create_app(hub: Hub, *, token_sha256: str, extras: list[Startup] | None = No
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.include_router(admin.router)
+    app.include_router(webhook_endpoints.router)
     app.add_route("/v1/inbound/{channel_id}", receive_native, methods=["POST"], include_in_schema=False)
     app.include_router(feed.router)
     for path, endpoint in PLATFORM_ROUTES:
@@ -81,6 +84,11 @@ def create_app(hub: Hub, *, token_sha256: str, extras: list[Startup] | None = No
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics (deliveries, latency, backlog per endpoint)."""
+        return Response(prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["health"])
     def readyz() -> Response:

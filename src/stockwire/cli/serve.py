@@ -6,10 +6,12 @@ from typing import Any
 
 from stockwire.api.app import Startup, create_app
 from stockwire.config import Settings
+from stockwire.delivery.runner import dispatcher_extra
 from stockwire.hub import Hub
 
 # Background work that runs beside the API (the delivery dispatcher registers here).
 EXTRAS: list[Startup] = []
+EXTRAS.append(dispatcher_extra)
 
 
 def build_app(settings: Settings | None = None, *, migrate: bool = True) -> Any:

@@ -136,3 +136,74 @@ settings = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("value", Json, nullable=False),
 )
+
+# -- outbound webhook delivery (migration 0002) ------------------------------
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("event_types", Json, nullable=False),
+    sa.Column("channel", sa.String(128)),
+    sa.Column("secret", sa.String(512), nullable=False),
+    sa.Column("previous_secret", sa.String(512)),
+    sa.Column("previous_secret_until", Stamp),
+    sa.Column("rate_limit", sa.Float),
+    sa.Column("ordering", sa.String(16), nullable=False, server_default="per_key"),
+    sa.Column("retry_schedule", Json, nullable=False),
+    sa.Column("timeout", sa.Float, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+    sa.Column("failing_since", Stamp),
+    sa.Column("after_event_id", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Column("updated_at", Stamp, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint_id", sa.String(64), sa.ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Stamp, nullable=False),
+    sa.Column("claimed_until", Stamp),
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("forced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Column("updated_at", Stamp, nullable=False),
+    # Partial indexes: the claim and the per-key check only ever look at pending rows.
+    sa.Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", "id", postgresql_where=sa.text("status = 'pending'"),
+             sqlite_where=sa.text("status = 'pending'")),
+    sa.Index("ix_deliveries_pending_key", "endpoint_id", "key", "id",
+             postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
+    sa.Index("ix_deliveries_endpoint", "endpoint_id", "id"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", BigId, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", Stamp, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("response", sa.Text),
+    sa.Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
+)
+
+# Named cursors of the delivery engine (`fanout`: the last outbox event turned into deliveries).
+dispatch_state = sa.Table(
+    "dispatch_state",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_event_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", Stamp, nullable=False),
+)

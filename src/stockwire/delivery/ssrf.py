@@ -1,0 +1,122 @@
+"""The target guard: webhooks go to public http(s) addresses only.
+
+Checked when an endpoint is created or changed, and again on every new
+connection: `GuardedBackend` resolves the host itself, refuses if any address
+is not public, and connects to the address it checked, so a DNS answer that
+changes between the two (rebinding) cannot reach an internal service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class TargetBlocked(httpcore.ConnectError):
+    """The host resolves to an address webhooks may not reach."""
+
+
+def is_public(address: IPAddress) -> bool:
+    """False for private, loopback, link-local, multicast, reserved and unspecified addresses."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+def _addresses(infos: Iterable[Any]) -> list[str]:
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+def blocked_reason(addresses: Iterable[str]) -> str | None:
+    """Why a host with these addresses may not be called, or None."""
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if not is_public(address):
+            return f"resolves to a non-public address ({address})"
+    return None
+
+
+def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why an endpoint URL is refused, or None: http(s) only, to a host with public addresses only."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "only http and https URLs can receive webhooks"
+    if not parts.hostname:
+        return "the URL has no host"
+    if parts.username or parts.password:
+        return "credentials in the URL are not allowed; put them in the receiver's own check"
+    if allow_private:
+        return None
+    try:
+        infos = socket.getaddrinfo(
+            parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError):
+        return f"the host {parts.hostname!r} does not resolve"
+    reason = blocked_reason(_addresses(infos))
+    return f"the host {parts.hostname!r} {reason}" if reason else None
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """A network backend that connects only to public addresses it resolved itself."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = _addresses(infos)
+        reason = blocked_reason(addresses)
+        if reason is not None:
+            raise TargetBlocked(f"{host} {reason}")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise TargetBlocked("unix sockets are not webhook targets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
