@@ -48,7 +48,12 @@ class BookChanges:
 
 
 class StockBook:
-    """Working copy of the levels of a few skus across all locations."""
+    """Working copy of the levels of a few skus across all locations.
+
+    A book may carry several events in turn (one group commit): after each,
+    `settle()` returns that event's outbound events, or `rollback()` forgets
+    it; `close()` returns everything to persist.
+    """
 
     def __init__(
         self,
@@ -60,10 +65,20 @@ class StockBook:
     ) -> None:
         self.products = dict(products)
         self.channels = tuple(channels)
-        self._before: dict[LevelKey, StockLevel] = {(lv.sku, lv.location): lv for lv in levels}
-        self._levels = dict(self._before)
+        self._loaded: dict[LevelKey, StockLevel] = {(lv.sku, lv.location): lv for lv in levels}
+        self._levels = dict(self._loaded)
+        self._locations_of: dict[str, set[str]] = {}
+        for sku, loc in self._levels:
+            self._locations_of.setdefault(sku, set()).add(loc)
         self._availability = {(a.sku, a.channel): a for a in availability}
+        self._loaded_availability = dict(self._availability)
         self._movements: list[Movement] = []
+        self._settled_events: list[OutboundEvent] = []
+        # State at the start of the current event, for settle() and rollback().
+        self._before: dict[LevelKey, StockLevel] = {}
+        self._dirty: set[LevelKey] = set()
+        self._products_mark = dict(self.products)
+        self._movements_mark = 0
         self._discrepancies: list[OutboundEvent] = []
         self._events: list[OutboundEvent] = []
         self._refresh = False
@@ -79,6 +94,12 @@ class StockBook:
 
     def available(self, sku: str, location: str) -> int:
         return self.level(sku, location).available
+
+    def _touch(self, key: LevelKey) -> None:
+        if key not in self._dirty:
+            self._dirty.add(key)
+            if key in self._levels:
+                self._before[key] = self._levels[key]
 
     def move(
         self,
@@ -109,7 +130,9 @@ class StockBook:
             reserved=current.reserved + reserved,
             version=current.version + 1,
         )
+        self._touch((sku, location))
         self._levels[(sku, location)] = new
+        self._locations_of.setdefault(sku, set()).add(location)
         self._movements.append(
             Movement(
                 kind=kind, sku=sku, location=location, delta_on_hand=on_hand,
@@ -151,6 +174,7 @@ class StockBook:
         self.products[sku] = replace(product, safety_stock=safety_stock)
         for key, level in list(self._levels.items()):
             if key[0] == sku and level.safety_stock != safety_stock:
+                self._touch(key)
                 self._levels[key] = replace(level, safety_stock=safety_stock, version=level.version + 1)
 
     def refresh_availability(self) -> None:
@@ -161,22 +185,38 @@ class StockBook:
         product = self.products.get(sku)
         return product.low_stock_threshold if product else 0
 
-    def close(self) -> BookChanges:
-        """Everything the event changed: levels, movements, outbound events."""
-        changed = [
-            lv for key, lv in self._levels.items() if self._before.get(key) != lv
-        ]
-        events: list[OutboundEvent] = []
-        for level in changed:
-            events.append(self._inventory_updated(level))
+    def rollback(self) -> None:
+        """Forget everything since the last settle(): the event was refused."""
+        for key in self._dirty:
+            if key in self._before:
+                self._levels[key] = self._before[key]
+            else:
+                self._levels.pop(key, None)
+        self.products = dict(self._products_mark)
+        del self._movements[self._movements_mark:]
+        self._reset_mark()
+
+    def _reset_mark(self) -> None:
+        self._before = {}
+        self._dirty = set()
+        self._products_mark = dict(self.products)
+        self._movements_mark = len(self._movements)
+        self._discrepancies = []
+        self._events = []
+        self._refresh = False
+
+    def settle(self) -> tuple[tuple[OutboundEvent, ...], tuple[StockLevel, ...]]:
+        """The current event's outbound events and changed levels; starts the next event."""
+        changed = [self._levels[k] for k in sorted(self._dirty)
+                   if k in self._levels and self._before.get(k) != self._levels[k]]
+        events: list[OutboundEvent] = [self._inventory_updated(lv) for lv in changed]
         events.extend(self._discrepancies)
         for level in changed:
             events.extend(self._alerts(level))
         skus = {lv.sku for lv in changed}
         if self._refresh:
             skus |= set(self.products) | {sku for sku, _ in self._levels}
-        availability = self._changed_availability(skus)
-        for a in availability:
+        for a in self._changed_availability(skus):
             events.append(
                 OutboundEvent(
                     type="availability.changed",
@@ -186,15 +226,28 @@ class StockBook:
                 )
             )
         events.extend(self._events)
+        self._settled_events.extend(events)
+        self._reset_mark()
+        return tuple(events), tuple(changed)
+
+    def close(self) -> BookChanges:
+        """Everything to persist: changed levels and numbers, movements, all settled events."""
+        self.settle()
         return BookChanges(
-            levels=tuple(changed),
-            availability=tuple(availability),
+            levels=tuple(lv for key, lv in self._levels.items() if self._loaded.get(key) != lv),
+            availability=tuple(
+                a for key, a in self._availability.items() if self._loaded_availability.get(key) != a
+            ),
             movements=tuple(self._movements),
-            events=tuple(events),
+            events=tuple(self._settled_events),
         )
 
     def _inventory_updated(self, level: StockLevel) -> OutboundEvent:
-        causes = [m.cause for m in self._movements if (m.sku, m.location) == (level.sku, level.location)]
+        cause = next(
+            (m.cause for m in reversed(self._movements[self._movements_mark:])
+             if (m.sku, m.location) == (level.sku, level.location)),
+            None,
+        )
         return OutboundEvent(
             type="inventory.updated",
             key=inventory_key(level.sku, level.location),
@@ -207,7 +260,7 @@ class StockBook:
                 "safety_stock": level.safety_stock,
                 "available": level.available,
                 "version": level.version,
-                "cause": causes[-1].as_dict() if causes else {"kind": "product"},
+                "cause": cause.as_dict() if cause else {"kind": "product"},
             },
         )
 
@@ -234,7 +287,11 @@ class StockBook:
     def _changed_availability(self, skus: set[str]) -> list[ChannelAvailability]:
         out: list[ChannelAvailability] = []
         for sku in sorted(skus):
-            levels = {loc: lv for (s, loc), lv in self._levels.items() if s == sku}
+            levels = {
+                loc: self._levels[(sku, loc)]
+                for loc in self._locations_of.get(sku, ())
+                if (sku, loc) in self._levels
+            }
             for channel in self.channels:
                 if not channel.locations:
                     continue

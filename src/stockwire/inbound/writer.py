@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import structlog
 
 from stockwire.domain.errors import Refusal
-from stockwire.inbound.service import Outcome, Submission, apply_submission, load_catalog
+from stockwire.inbound.service import Outcome, Submission, apply_submissions, load_catalog, refusal_outcome
 from stockwire.storage import outbox
 from stockwire.storage.database import Database
 
@@ -33,18 +33,6 @@ class _Pending:
     submission: Submission
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Outcome]
-
-
-def refusal_outcome(refusal: Refusal) -> Outcome:
-    body = {
-        "type": "about:blank",
-        "title": "event refused" if refusal.status != 404 else "not found",
-        "status": refusal.status,
-        "detail": refusal.message,
-    }
-    if refusal.pointer:
-        body["errors"] = [{"pointer": refusal.pointer, "detail": refusal.message}]
-    return Outcome(status=refusal.status, body=body)
 
 
 UNAVAILABLE = Outcome(
@@ -91,11 +79,16 @@ class EventWriter:
         return await future
 
     def _run(self) -> None:
+        carry: list[_Pending] = []
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
+            if carry:
+                batch, carry = carry, []
+            else:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+            keys = {(p.submission.channel, p.submission.event_id) for p in batch}
             while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
@@ -104,21 +97,33 @@ class EventWriter:
                 if item is None:
                     self._queue.put(None)
                     break
+                key = (item.submission.channel, item.submission.event_id)
+                if key in keys:
+                    # The same event twice in one batch: the repeat waits for the next
+                    # batch, where it is answered from the first one's receipt.
+                    carry.append(item)
+                    continue
+                keys.add(key)
                 batch.append(item)
             self._write(batch)
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
             outcomes = self._commit(batch)
-        except sa.exc.OperationalError as exc:
-            # A deadlock or a lost connection aborts the whole batch; nothing of it
-            # committed. Apply each event alone so one bad neighbour cannot fail others.
+        except (sa.exc.OperationalError, sa.exc.IntegrityError) as exc:
+            # A deadlock, a lost connection, or another process winning a unique key
+            # aborts the whole batch; nothing of it committed. Apply each event alone
+            # so one bad neighbour cannot fail the others.
             if len(batch) > 1:
                 for item in batch:
                     self._write([item])
                 return
-            log.warning("inbound.write_failed", error=str(exc.orig))
-            outcomes = [UNAVAILABLE]
+            if isinstance(exc, sa.exc.IntegrityError):
+                outcomes = [refusal_outcome(Refusal(
+                    "a concurrent event claimed the same order or event id; retry to get its answer", status=409))]
+            else:
+                log.warning("inbound.write_failed", error=str(exc.orig))
+                outcomes = [UNAVAILABLE]
         except Exception:
             log.exception("inbound.write_crashed")
             if len(batch) > 1:
@@ -138,31 +143,9 @@ class EventWriter:
             item.loop.call_soon_threadsafe(_deliver, item.future, outcome)
 
     def _commit(self, batch: list[_Pending]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
         with self.db.write() as conn:
-            catalog = load_catalog(conn)
-            events = []
-            for item in batch:
-                savepoint = conn.begin_nested()
-                try:
-                    outcome = apply_submission(conn, catalog, item.submission)
-                except Refusal as refusal:
-                    savepoint.rollback()
-                    outcomes.append(refusal_outcome(refusal))
-                    continue
-                except sa.exc.IntegrityError:
-                    # Another process applied the same order id or event id first.
-                    savepoint.rollback()
-                    outcomes.append(refusal_outcome(Refusal(
-                        "a concurrent event claimed the same id; retry to get its answer", status=409)))
-                    continue
-                if outcome.status >= 300:
-                    savepoint.rollback()
-                else:
-                    savepoint.commit()
-                    events.extend(outcome.events)
-                outcomes.append(outcome)
-            outbox.append(conn, events)
+            outcomes = apply_submissions(conn, load_catalog(conn), [p.submission for p in batch])
+            outbox.append(conn, [e for o in outcomes for e in o.events])
         return outcomes
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,3 +51,51 @@ def set_result(conn: Connection, *, channel: str, event_id: str, result: dict[st
         .where(_inbound.c.channel == channel, _inbound.c.event_id == event_id)
         .values(result=result)
     )
+
+
+Key = tuple[str, str]
+
+
+def claim_many(conn: Connection, rows: Sequence[tuple[str, str, str, str]]) -> set[Key]:
+    """Claim (channel, event_id, body_sha256, type) rows at once; return the keys newly claimed."""
+    if not rows:
+        return set()
+    now = utcnow()
+    stmt = (
+        insert_for(conn, _inbound)
+        .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+        .returning(_inbound.c.channel, _inbound.c.event_id)
+    )
+    params = [
+        {"channel": c, "event_id": e, "body_sha256": h, "type": t, "result": {}, "received_at": now}
+        for c, e, h, t in rows
+    ]
+    return {(r.channel, r.event_id) for r in conn.execute(stmt, params)}
+
+
+def find_many(conn: Connection, keys: Sequence[Key]) -> dict[Key, Receipt]:
+    if not keys:
+        return {}
+    stmt = sa.select(_inbound.c.channel, _inbound.c.event_id, _inbound.c.body_sha256, _inbound.c.result).where(
+        sa.tuple_(_inbound.c.channel, _inbound.c.event_id).in_(list(keys))
+    )
+    return {(r.channel, r.event_id): Receipt(body_sha256=r.body_sha256, result=r.result) for r in conn.execute(stmt)}
+
+
+_set_result = (
+    _inbound.update()
+    .where(_inbound.c.channel == sa.bindparam("k_channel"), _inbound.c.event_id == sa.bindparam("k_event_id"))
+    .values(result=sa.bindparam("k_result"))
+)
+
+
+def set_results(conn: Connection, results: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Store each applied event's answer, for duplicates to be answered from."""
+    if results:
+        conn.execute(_set_result, [{"k_channel": c, "k_event_id": e, "k_result": r} for c, e, r in results])
+
+
+def release(conn: Connection, keys: Sequence[Key]) -> None:
+    """Drop the claims of refused events: they were never applied, so a retry may apply them."""
+    for channel, event_id in keys:
+        conn.execute(_inbound.delete().where(_inbound.c.channel == channel, _inbound.c.event_id == event_id))

@@ -1,0 +1,129 @@
+"""Ingest benchmark: signed POS `sale` webhooks through the real server, against a no-op route.
+
+    python bench/ingest.py [--events 20000] [--concurrency 64] [--db sqlite|postgresql|both]
+
+The server runs in its own process (uvicorn, as `stockwire serve` runs it) with one
+extra no-op POST route on the same stack; the no-op throughput is the limit.
+Every 2xx on the real route means the event and its effects were committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._load import build_request, run_load  # noqa: E402
+from stockwire import signatures  # noqa: E402
+
+TOKEN = "bench-token"
+PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _serve(database_url: str, port: int) -> None:
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from stockwire.cli.serve import build_app
+    from stockwire.config import Settings
+
+    app = build_app(Settings(database_url=database_url, admin_token=TOKEN, run_dispatcher=False))
+
+    async def noop(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"status":"applied"}', media_type="application/json")
+
+    app.app.add_route("/bench/noop", noop, methods=["POST"])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _fresh_pg_schema() -> str:
+    import sqlalchemy as sa
+
+    name = "bench_" + uuid.uuid4().hex[:8]
+    engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    engine.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{name}"
+
+
+def bench(kind: str, events: int, concurrency: int) -> None:
+    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
+    port = _free_port()
+    proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port), daemon=True)
+    proc.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    admin = httpx.Client(base_url=base, headers={"authorization": f"Bearer {TOKEN}"})
+    admin.post("/v1/locations", json={"id": "store-1", "name": "Store", "kind": "store"})
+    admin.post("/v1/locations", json={"id": "wh-1", "name": "WH", "kind": "warehouse"})
+    secret = admin.post("/v1/channels", json={"id": "pos-1", "name": "Till", "kind": "pos",
+                                              "locations": ["store-1"]}).json()["secret"]
+    admin.post("/v1/channels", json={"id": "web-1", "name": "Web", "kind": "storefront",
+                                     "locations": ["wh-1", "store-1"]})
+    key = signatures.secret_key(secret)
+
+    def signed(i: int, path: str) -> bytes:
+        body = json.dumps({"type": "sale", "data": {"location": "store-1",
+                                                    "lines": [{"sku": f"SKU-{i % 500}", "quantity": 1}]}}).encode()
+        msg_id = f"sale-{i}"
+        ts = int(time.time())
+        headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
+                   "webhook-signature": signatures.sign([key], msg_id, ts, body)}
+        return build_request("127.0.0.1", port, path, body, headers)
+
+    warm = [signed(i, "/v1/inbound/pos-1") for i in range(events, events + 500)]
+    real = [signed(i, "/v1/inbound/pos-1") for i in range(events)]
+    noop = [signed(i, "/bench/noop") for i in range(events)]
+    asyncio.run(run_load("127.0.0.1", port, warm, concurrency))
+    asyncio.run(run_load("127.0.0.1", port, noop[:500], concurrency))
+    limit = asyncio.run(run_load("127.0.0.1", port, noop, concurrency))
+    result = asyncio.run(run_load("127.0.0.1", port, real, concurrency))
+    ok = result.statuses.get(200, 0)
+    print(f"\n{kind}: {events} events, {concurrency} connections")
+    print(limit.line("no-op route (the limit)"))
+    print(result.line("signed sale, committed"))
+    print(f"{'ratio':<28} {result.rate / limit.rate:9.0%} of the no-op throughput; {ok} applied")
+    stock = admin.get("/v1/stock/SKU-1").json()
+    print(f"{'check':<28} SKU-1 at store-1 on_hand={stock['locations'][0]['on_hand']} (expected {-(events + 500) // 500})")
+    proc.terminate()
+    proc.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    for kind in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
+        bench(kind, args.events, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
