@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._load import build_request, run_load  # noqa: E402
-from stockwire import signatures  # noqa: E402
+from bench._load import build_request, run_load
+from stockwire import signatures
 
-TOKEN = "bench-token"
+TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a local bench server
 PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -109,7 +109,8 @@ def bench(kind: str, events: int, concurrency: int) -> None:
     print(result.line("signed sale, committed"))
     print(f"{'ratio':<28} {result.rate / limit.rate:9.0%} of the no-op throughput; {ok} applied")
     stock = admin.get("/v1/stock/SKU-1").json()
-    print(f"{'check':<28} SKU-1 at store-1 on_hand={stock['locations'][0]['on_hand']} (expected {-(events + 500) // 500})")
+    on_hand = stock["locations"][0]["on_hand"]
+    print(f"{'check':<28} SKU-1 at store-1 on_hand={on_hand} (expected {-(events + 500) // 500})")
     proc.terminate()
     proc.join()
 

@@ -36,7 +36,7 @@ def postgres_available() -> bool:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
-    except Exception:  # noqa: BLE001 - any failure means "not here"
+    except Exception:
         return False
     return True
 
@@ -198,5 +198,5 @@ class ServerProcess:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.proc.kill()

@@ -18,7 +18,7 @@ from stockwire.storage.database import Database
 from stockwire.storage.listener import CommitListener
 
 CHANNEL_CACHE_SECONDS = 1.0
-TOKEN_SETTING = "admin_token_sha256"
+TOKEN_SETTING = "admin_token_sha256"  # noqa: S105 - the name of a setting, not a secret
 
 
 class ChannelCache:

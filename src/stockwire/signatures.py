@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Iterable
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 TOLERANCE_SECONDS = 300
 
 

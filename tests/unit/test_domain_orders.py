@@ -140,3 +140,12 @@ def test_rejected_fulfillment_with_nowhere_left_rejects_the_order() -> None:
     assert "flood" in (order.reason or "")
     assert b.level("A", "wh-1").reserved == 0
     assert "order.rejected" in [e.type for e in b.close().events]
+
+
+def test_rejected_order_event_and_answer_give_the_warehouse_reason() -> None:
+    """The order.rejected event and the answer carry the same reason as the stored order."""
+    b = book(**{"wh-1": {"A": 5}})
+    order, _ = place(b, ("A", 2))
+    order, answer = orders.reject_fulfillment(b, WEB, order, fulfillers=WMS, cause=CAUSE, reason="flood")
+    [event] = [e for e in b.close().events if e.type == "order.rejected"]
+    assert order.reason == answer["reason"] == event.data["reason"] == "fulfillment rejected: flood"

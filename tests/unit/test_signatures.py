@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC
 
 import pytest
 import standardwebhooks
@@ -29,9 +30,9 @@ def test_reference_library_signature_verifies_with_ours() -> None:
     """What the standardwebhooks library signs, we accept."""
     body = b'{"type":"sale"}'
     ts = int(time.time())
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    sig = standardwebhooks.Webhook(SECRET).sign("msg_1", datetime.fromtimestamp(ts, tz=timezone.utc), body.decode())
+    sig = standardwebhooks.Webhook(SECRET).sign("msg_1", datetime.fromtimestamp(ts, tz=UTC), body.decode())
     signatures.verify(signatures.secret_key(SECRET), msg_id="msg_1", timestamp=str(ts), header=sig, body=body)
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from stockwire import signatures
 from stockwire.api.models import (

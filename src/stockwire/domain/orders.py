@@ -86,6 +86,7 @@ def _route(
     *,
     fulfillers: Mapping[str, str],
     cause: Cause,
+    reject_reason: str = "insufficient stock",
 ) -> tuple[Order, dict[str, object]]:
     candidates = [loc for loc in channel.locations if loc not in order.tried_locations]
     wanted = demand(order.lines)
@@ -94,7 +95,7 @@ def _route(
     else:
         plan, short = _whole_plan(book, candidates, order.lines, wanted)
     if plan is None:
-        return _reject(book, order, short, reason="insufficient stock")
+        return _reject(book, order, short, reason=reject_reason)
 
     lines = []
     for line, allocations in zip(order.lines, plan, strict=True):
@@ -251,10 +252,9 @@ def reject_fulfillment(
         tried_locations=tried,
         lines=tuple(replace(ln, allocations=()) for ln in released.lines),
     )
-    routed, answer = _route(book, channel, retry, fulfillers=fulfillers, cause=cause)
-    if routed.status is OrderStatus.REJECTED:
-        routed = replace(routed, reason=f"fulfillment rejected: {reason or 'no reason given'}")
-    return routed, answer
+    # The event, the answer and the stored order all give the warehouse's reason.
+    return _route(book, channel, retry, fulfillers=fulfillers, cause=cause,
+                  reject_reason=f"fulfillment rejected: {reason or 'no reason given'}")
 
 
 def ship(

@@ -177,7 +177,8 @@ def apply_submissions(conn: Connection, catalog: Catalog, subs: Sequence[Submiss
     """
     outcomes: list[Outcome | None] = [None] * len(subs)
     claimed = receipts.claim_many(conn, [(s.channel, s.event_id, s.body_sha256, s.event.type) for s in subs])
-    earlier = receipts.find_many(conn, [(s.channel, s.event_id) for s in subs if (s.channel, s.event_id) not in claimed])
+    repeats = [(s.channel, s.event_id) for s in subs if (s.channel, s.event_id) not in claimed]
+    earlier = receipts.find_many(conn, repeats)
     work = []
     for i, sub in enumerate(subs):
         key = (sub.channel, sub.event_id)

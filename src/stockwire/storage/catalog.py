@@ -157,7 +157,10 @@ def ensure_products(conn: Connection, skus: Iterable[str]) -> None:
     insert_missing(
         conn,
         schema.products,
-        [{"sku": s, "name": "", "safety_stock": 0, "low_stock_threshold": 0, "updated_at": now} for s in sorted(set(skus))],
+        [
+            {"sku": s, "name": "", "safety_stock": 0, "low_stock_threshold": 0, "updated_at": now}
+            for s in sorted(set(skus))
+        ],
         keys=["sku"],
     )
 

@@ -96,9 +96,8 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction, committed on success."""
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -96,7 +96,7 @@ def read_after(
     if types:
         exact = [t for t in types if not t.endswith(".*")]
         prefixes = [t[:-1] for t in types if t.endswith(".*")]
-        clauses = [_events.c.type.in_(exact)] if exact else []
+        clauses: list[sa.ColumnElement[bool]] = [_events.c.type.in_(exact)] if exact else []
         clauses += [_events.c.type.startswith(p) for p in prefixes]
         stmt = stmt.where(sa.or_(*clauses))
     if channel:
