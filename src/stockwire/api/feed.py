@@ -93,11 +93,13 @@ def read_feed(hub: Hub, after: int, limit: int, types: tuple[str, ...], channel:
     up to a newest id taken first lets a filtered reader skip past events that
     did not match without ever passing one that is yet to commit.
     """
+    filtered = bool(types or channel)
     with hub.db.read() as conn:
-        newest = outbox.last_id(conn)
+        # Unfiltered, the last item read is the position: one query on the hot path.
+        newest = outbox.last_id(conn) if filtered else None
         items = outbox.read_after(conn, after, limit=limit, types=types, channel=channel, upto=newest)
-    if len(items) == limit:
-        return FeedPage(items=items, position=items[-1].id)
+    if len(items) == limit or newest is None:
+        return FeedPage(items=items, position=items[-1].id if items else after)
     return FeedPage(items=items, position=max(after, newest))
 
 
