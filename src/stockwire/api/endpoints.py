@@ -12,7 +12,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from stockwire import signatures
 from stockwire.delivery import operations
-from stockwire.delivery.matching import type_pattern_error
 from stockwire.delivery.models import (
     DEFAULT_RETRY_SCHEDULE,
     DEFAULT_TIMEOUT,
@@ -21,9 +20,8 @@ from stockwire.delivery.models import (
     Endpoint,
     Ordering,
 )
-from stockwire.delivery.ssrf import url_problem
 from stockwire.hub import Hub
-from stockwire.storage import catalog, deliveries
+from stockwire.storage import deliveries
 from stockwire.storage import endpoints as endpoint_store
 from stockwire.storage.database import utcnow
 
@@ -129,19 +127,10 @@ def delivery_out(view: DeliveryView) -> dict[str, Any]:
     }
 
 
-def _check(
-    hub: Hub, conn: Any, *, url: str | None, event_types: list[str] | None, channel: str | None
-) -> None:
-    if url is not None:
-        problem = url_problem(url, allow_private=hub.settings.allow_private_targets)
-        if problem:
-            raise _unprocessable("/url", problem)
-    for i, pattern in enumerate(event_types or []):
-        problem = type_pattern_error(pattern)
-        if problem:
-            raise _unprocessable(f"/event_types/{i}", problem)
-    if channel is not None and catalog.get_channel(conn, channel) is None:
-        raise _unprocessable("/channel", f"unknown channel {channel!r}")
+def _check(hub: Hub, conn: Any, **fields: Any) -> None:
+    found = operations.endpoint_problem(conn, allow_private=hub.settings.allow_private_targets, **fields)
+    if found is not None:
+        raise _unprocessable(*found)
 
 
 def _found(conn: Any, endpoint_id: str, *, lock: bool = False) -> Endpoint:
@@ -155,8 +144,6 @@ def _found(conn: Any, endpoint_id: str, *, lock: bool = False) -> Endpoint:
 def create_endpoint(body: EndpointIn, request: Request) -> dict[str, Any]:
     """Subscribe a URL to events; the answer holds its signing secret, shown in full only here."""
     hub = _hub(request)
-    if body.secret is not None and not signatures.is_valid_secret(body.secret):
-        raise _unprocessable("/secret", "a secret is 'whsec_' followed by base64 of at least 24 bytes")
     endpoint = Endpoint(
         id="ep_" + secrets.token_hex(8),
         url=body.url,
@@ -170,7 +157,9 @@ def create_endpoint(body: EndpointIn, request: Request) -> dict[str, Any]:
         timeout=body.timeout,
     )
     with hub.db.write() as conn:
-        _check(hub, conn, url=body.url, event_types=body.event_types, channel=body.channel)
+        _check(
+            hub, conn, url=body.url, event_types=body.event_types, channel=body.channel, secret=body.secret
+        )
         created = endpoint_store.insert(conn, endpoint)
     return endpoint_out(created, with_secret=True)
 
@@ -196,7 +185,7 @@ def patch_endpoint(endpoint_id: str, body: EndpointPatch, request: Request) -> d
     given = body.model_fields_set
     with hub.db.write() as conn:
         ep = _found(conn, endpoint_id, lock=True)
-        _check(hub, conn, url=body.url, event_types=body.event_types, channel=body.channel)
+        _check(hub, conn, url=body.url, event_types=body.event_types or (), channel=body.channel)
         changes: dict[str, Any] = {k: getattr(body, k) for k in given if getattr(body, k) is not None}
         for name in ("event_types", "retry_schedule"):
             if name in changes:

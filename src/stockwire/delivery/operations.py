@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from stockwire.delivery.matching import type_matches
+from sqlalchemy.engine import Connection
+
+from stockwire import signatures
+from stockwire.delivery.matching import type_matches, type_pattern_error
 from stockwire.delivery.models import NewDelivery
-from stockwire.storage import deliveries, outbox
+from stockwire.delivery.ssrf import url_problem
+from stockwire.storage import catalog, deliveries, outbox
 from stockwire.storage import endpoints as endpoint_store
 from stockwire.storage.database import Database
 
@@ -22,6 +26,31 @@ class ReplayScope(enum.StrEnum):
 
 class UnknownEndpoint(LookupError):
     pass
+
+
+def endpoint_problem(
+    conn: Connection,
+    *,
+    allow_private: bool,
+    url: str | None = None,
+    event_types: Sequence[str] = (),
+    channel: str | None = None,
+    secret: str | None = None,
+) -> tuple[str, str] | None:
+    """The first thing wrong with endpoint fields, as (JSON pointer, detail), or None."""
+    if url is not None:
+        problem = url_problem(url, allow_private=allow_private)
+        if problem:
+            return "/url", problem
+    for i, pattern in enumerate(event_types):
+        problem = type_pattern_error(pattern)
+        if problem:
+            return f"/event_types/{i}", problem
+    if channel is not None and catalog.get_channel(conn, channel) is None:
+        return "/channel", f"unknown channel {channel!r}"
+    if secret is not None and not signatures.is_valid_secret(secret):
+        return "/secret", "a secret is 'whsec_' followed by base64 of at least 24 bytes"
+    return None
 
 
 def replay(
