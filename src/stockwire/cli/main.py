@@ -126,6 +126,11 @@ from stockwire.cli import batch  # noqa: E402 - registers after the group exists
 batch.register(cli)
 
 
+from stockwire.cli import delivery  # noqa: E402 - registers after the group exists
+
+delivery.register(cli)
+
+
 def main() -> None:
     cli()
 

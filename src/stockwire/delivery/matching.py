@@ -22,10 +22,7 @@ def type_pattern_error(pattern: str) -> str | None:
 
 def type_matches(patterns: Iterable[str], event_type: str) -> bool:
     """True if any pattern (`*`, `order.*`, `order.reserved`) covers the type."""
-    for p in patterns:
-        if p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])):
-            return True
-    return False
+    return any(p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])) for p in patterns)
 
 
 def wants(endpoint: Endpoint, event: StoredEvent) -> bool:
