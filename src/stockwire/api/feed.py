@@ -103,6 +103,45 @@ def read_feed(hub: Hub, after: int, limit: int, types: tuple[str, ...], channel:
     return FeedPage(items=items, position=max(after, newest))
 
 
+PageKey = tuple[int, int, tuple[str, ...], str | None]
+
+
+class SharedReads:
+    """One query for every reader asking for the same page at the same moment.
+
+    A commit wakes all long-polling readers at once, and readers at the head of
+    the feed ask for the same page; they share one read. A reader joins a read
+    only if it started after the reader began listening (by the signal's
+    generation), so the shared page cannot predate a commit the reader relies on.
+    """
+
+    def __init__(self) -> None:
+        self._reads: dict[PageKey, tuple[int, asyncio.Future[FeedPage]]] = {}
+
+    async def read(self, hub: Hub, key: PageKey, listening_since: int) -> FeedPage:
+        found = self._reads.get(key)
+        if found is None or found[0] < listening_since:
+            started = hub.signal.generation
+            future: asyncio.Future[FeedPage] = asyncio.ensure_future(run_in_threadpool(read_feed, hub, *key))
+            self._reads[key] = (started, future)
+            future.add_done_callback(lambda _: self._forget(key, future))
+        else:
+            future = found[1]
+        return await asyncio.shield(future)
+
+    def _forget(self, key: PageKey, future: asyncio.Future[FeedPage]) -> None:
+        found = self._reads.get(key)
+        if found is not None and found[1] is future:
+            del self._reads[key]
+
+
+def _shared_reads(hub: Hub) -> SharedReads:
+    reads = hub.extensions.get("feed.shared_reads")
+    if not isinstance(reads, SharedReads):
+        reads = hub.extensions["feed.shared_reads"] = SharedReads()
+    return reads
+
+
 @router.get("/events", tags=["feed"])
 async def read_events(
     request: Request,
@@ -116,6 +155,7 @@ async def read_events(
     hub = _hub(request)
     position = event_position(after)
     wanted = tuple(t.strip() for t in (types or "").split(",") if t.strip())
+    reads = _shared_reads(hub)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -126,8 +166,9 @@ async def read_events(
             # wait still wakes this reader.
             waiter = asyncio.ensure_future(hub.signal.wait(remaining))
             await asyncio.sleep(0)
+        listening_since = hub.signal.generation
         try:
-            page = await run_in_threadpool(read_feed, hub, position, limit, wanted, channel)
+            page = await reads.read(hub, (position, limit, wanted, channel), listening_since)
         except BaseException:
             if waiter is not None:
                 waiter.cancel()
