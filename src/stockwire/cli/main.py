@@ -131,6 +131,11 @@ from stockwire.cli import delivery  # noqa: E402 - registers after the group exi
 delivery.register(cli)
 
 
+from stockwire.cli import shop  # noqa: E402 - registers after the group exists
+
+shop.register(cli)
+
+
 def main() -> None:
     cli()
 
