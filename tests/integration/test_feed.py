@@ -174,3 +174,25 @@ def test_concurrent_writers_every_event_once_in_order(shop: Shop, settings: Sett
         committed = list(conn.execute(sa.text("SELECT id FROM events ORDER BY id")).scalars())
     db.dispose()
     assert seen == committed
+
+
+def test_many_waiting_readers_all_wake(shop: Shop) -> None:
+    """Readers woken by one commit share a read, and each gets the event."""
+    setup_shop(shop)
+    _, cursor = read_all(shop.admin)
+    pages: list[dict[str, Any]] = []
+
+    def wait() -> None:
+        with shop.server.admin() as client:
+            pages.append(client.get("/v1/events", params={"after": cursor, "wait": 10}).json())
+
+    waiters = [threading.Thread(target=wait) for _ in range(6)]
+    for w in waiters:
+        w.start()
+    time.sleep(0.4)
+    receipt(shop, "pos-1", "store-1", "SHARED")
+    for w in waiters:
+        w.join(timeout=15)
+    assert len(pages) == 6
+    assert all(p["items"] and p["items"][0]["data"]["sku"] == "SHARED" for p in pages)
+    assert len({p["cursor"] for p in pages}) == 1
