@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._load import build_request, run_load
 from stockwire import signatures
 
+NOOP_PATH = "/v1/inbound/_bench_noop"
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a local bench server
 PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -35,6 +36,7 @@ def _serve(database_url: str, port: int) -> None:
     import uvicorn
     from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.routing import Route
 
     from stockwire.cli.serve import build_app
     from stockwire.config import Settings
@@ -45,7 +47,8 @@ def _serve(database_url: str, port: int) -> None:
         await request.body()
         return Response(b'{"status":"applied"}', media_type="application/json")
 
-    app.app.add_route("/bench/noop", noop, methods=["POST"])
+    # Same stack as the real route: uvicorn, the auth guard, the inbound fast path, bare Starlette.
+    app.app.inbound.router.routes.insert(0, Route(NOOP_PATH, noop, methods=["POST"]))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -98,7 +101,7 @@ def bench(kind: str, events: int, concurrency: int) -> None:
 
     warm = [signed(i, "/v1/inbound/pos-1") for i in range(events, events + 500)]
     real = [signed(i, "/v1/inbound/pos-1") for i in range(events)]
-    noop = [signed(i, "/bench/noop") for i in range(events)]
+    noop = [signed(i, NOOP_PATH) for i in range(events)]
     asyncio.run(run_load("127.0.0.1", port, warm, concurrency))
     asyncio.run(run_load("127.0.0.1", port, noop[:500], concurrency))
     limit = asyncio.run(run_load("127.0.0.1", port, noop, concurrency))

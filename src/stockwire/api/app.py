@@ -10,7 +10,10 @@ import prometheus_client
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.applications import Starlette
 from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stockwire import __version__
 from stockwire.api import admin, feed
@@ -75,10 +78,7 @@ def create_app(hub: Hub, *, token_sha256: str, extras: list[Startup] | None = No
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.include_router(admin.router)
     app.include_router(webhook_endpoints.router)
-    app.add_route("/v1/inbound/{channel_id}", receive_native, methods=["POST"], include_in_schema=False)
     app.include_router(feed.router)
-    for path, endpoint in PLATFORM_ROUTES:
-        app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -97,4 +97,28 @@ def create_app(hub: Hub, *, token_sha256: str, extras: list[Startup] | None = No
             return json_response({"status": "ready", "writer_backlog": hub.writer.backlog})
         return problem(503, "not ready", "the database does not answer", headers={"Retry-After": "5"})
 
-    return BearerAuth(app, token_sha256=token_sha256)
+    inbound = Starlette(
+        routes=[Route("/v1/inbound/{channel_id}", receive_native, methods=["POST"])]
+        + [Route(path, endpoint, methods=["POST"]) for path, endpoint in PLATFORM_ROUTES],
+        exception_handlers={StarletteHTTPException: _http_problem},
+    )
+    inbound.state.hub = hub
+    return BearerAuth(InboundFastPath(app, inbound), token_sha256=token_sha256)
+
+
+class InboundFastPath:
+    """Send `/v1/inbound/...` straight to a bare Starlette app; everything else to FastAPI.
+
+    Inbound webhooks are the hot path: they skip FastAPI's middleware stack and
+    its walk over every admin route.
+    """
+
+    def __init__(self, app: ASGIApp, inbound: ASGIApp) -> None:
+        self.app = app
+        self.inbound = inbound
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/inbound/"):
+            await self.inbound(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

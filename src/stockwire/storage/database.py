@@ -59,7 +59,11 @@ class Database:
                 pool_pre_ping=True,
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
+                insertmanyvalues_page_size=1000,
             )
+            # Batch INSERTs (ledger, outbox, upserts) as one multi-row statement each,
+            # not one round trip per row.
+            self.engine.dialect.use_insertmanyvalues_wo_returning = True
 
     @property
     def dialect(self) -> str:

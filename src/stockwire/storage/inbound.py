@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stockwire.storage import schema
-from stockwire.storage._sql import insert_for
+from stockwire.storage._sql import insert_for, upsert
 from stockwire.storage.database import utcnow
 
 _inbound = schema.inbound_events
@@ -82,17 +82,19 @@ def find_many(conn: Connection, keys: Sequence[Key]) -> dict[Key, Receipt]:
     return {(r.channel, r.event_id): Receipt(body_sha256=r.body_sha256, result=r.result) for r in conn.execute(stmt)}
 
 
-_set_result = (
-    _inbound.update()
-    .where(_inbound.c.channel == sa.bindparam("k_channel"), _inbound.c.event_id == sa.bindparam("k_event_id"))
-    .values(result=sa.bindparam("k_result"))
-)
-
-
 def set_results(conn: Connection, results: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-    """Store each applied event's answer, for duplicates to be answered from."""
-    if results:
-        conn.execute(_set_result, [{"k_channel": c, "k_event_id": e, "k_result": r} for c, e, r in results])
+    """Store each applied event's answer, for duplicates to be answered from.
+
+    An upsert over the claimed rows: one multi-row statement, not one UPDATE per event.
+    """
+    if not results:
+        return
+    now = utcnow()
+    rows = [
+        {"channel": c, "event_id": e, "body_sha256": "", "type": "", "result": r, "received_at": now}
+        for c, e, r in results
+    ]
+    upsert(conn, _inbound, rows, keys=["channel", "event_id"], only=["result"])
 
 
 def release(conn: Connection, keys: Sequence[Key]) -> None:
