@@ -9,6 +9,7 @@ SQLite the write lock taken by `BEGIN IMMEDIATE` serialises claims.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -41,6 +42,11 @@ def _iso(value: dt.datetime | None) -> str | None:
     return as_utc(value).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+def _is_pending(columns: Any) -> Any:
+    # A literal, not a bound parameter: only then can the planners use the partial indexes.
+    return columns.status == sa.literal_column("'pending'")
+
+
 def _unclaimed(table: Any, now: dt.datetime) -> Any:
     return sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
 
@@ -54,9 +60,7 @@ def lock_fanout_cursor(conn: Connection) -> int | None:
     None when another process holds the lock (PostgreSQL): it is fanning out
     right now, and its commit will wake this process.
     """
-    insert_missing(
-        conn, _state, [{"name": FANOUT, "last_event_id": 0, "updated_at": utcnow()}], keys=["name"]
-    )
+    insert_missing(conn, _state, [{"name": FANOUT, "last_event_id": 0, "updated_at": utcnow()}], keys=["name"])
     stmt = sa.select(_state.c.last_event_id).where(_state.c.name == FANOUT)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
@@ -66,9 +70,7 @@ def lock_fanout_cursor(conn: Connection) -> int | None:
 
 def advance_fanout_cursor(conn: Connection, last_event_id: int) -> None:
     conn.execute(
-        _state.update()
-        .where(_state.c.name == FANOUT)
-        .values(last_event_id=last_event_id, updated_at=utcnow())
+        _state.update().where(_state.c.name == FANOUT).values(last_event_id=last_event_id, updated_at=utcnow())
     )
 
 
@@ -109,35 +111,89 @@ def notify(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
 
 
-def compact(conn: Connection, groups: Iterable[tuple[str, str, str]], *, now: dt.datetime) -> int:
-    """Among pending, unclaimed deliveries of one (endpoint, key, state type), keep only the newest."""
-    params = [{"e": e, "k": k, "t": t} for e, k, t in sorted(groups) if t in COMPACTABLE_TYPES]
-    if not params:
-        return 0
+@functools.cache
+def _compact_statement() -> Any:
     newer = _d.alias("newer")
-    stmt = (
+    return (
         _d.update()
         .where(
             _d.c.endpoint_id == sa.bindparam("e"),
             _d.c.key == sa.bindparam("k"),
             _d.c.event_type == sa.bindparam("t"),
-            _d.c.status == PENDING,
-            _unclaimed(_d, now),
+            _is_pending(_d.c),
+            _unclaimed(_d, sa.bindparam("now", type_=schema.Stamp)),
             sa.exists().where(
                 newer.c.endpoint_id == _d.c.endpoint_id,
                 newer.c.key == _d.c.key,
                 newer.c.event_type == _d.c.event_type,
-                newer.c.status == PENDING,
+                _is_pending(newer.c),
                 newer.c.id > _d.c.id,
             ),
         )
-        .values(status=DeliveryStatus.SUPERSEDED.value, updated_at=now, forced=False)
+        .values(status=DeliveryStatus.SUPERSEDED.value, updated_at=sa.bindparam("now"), forced=False)
     )
-    result = conn.execute(stmt, params)
+
+
+def compact(conn: Connection, groups: Iterable[tuple[str, str, str]], *, now: dt.datetime) -> int:
+    """Among pending, unclaimed deliveries of one (endpoint, key, state type), keep only the newest."""
+    params = [{"e": e, "k": k, "t": t, "now": now} for e, k, t in sorted(groups) if t in COMPACTABLE_TYPES]
+    if not params:
+        return 0
+    result = conn.execute(_compact_statement(), params)
     return max(0, result.rowcount or 0)
 
 
 # -- claiming ----------------------------------------------------------------
+
+
+@functools.cache
+def _claim_statement(per_key: bool, ignore_schedule: bool, forced_only: bool, postgres: bool) -> Any:
+    # Built once per shape: composing SQLAlchemy Core per call costs more than running it.
+    c = _d.alias("c")
+    now = sa.bindparam("now", type_=schema.Stamp)
+    conds = [c.c.endpoint_id == sa.bindparam("b_endpoint"), _is_pending(c.c), _unclaimed(c, now)]
+    if not ignore_schedule:
+        conds.append(c.c.next_attempt_at <= now)
+    if forced_only:
+        conds.append(c.c.forced.is_(True))
+    if per_key:
+        p = _d.alias("p")
+        conds.append(
+            ~sa.exists().where(
+                p.c.endpoint_id == c.c.endpoint_id, p.c.key == c.c.key, _is_pending(p.c), p.c.id < c.c.id
+            )
+        )
+    candidates = (
+        sa.select(c.c.id)
+        .where(*conds)
+        .order_by(c.c.next_attempt_at, c.c.id)
+        .limit(sa.bindparam("lim", type_=sa.Integer))
+    )
+    if postgres:
+        candidates = candidates.with_for_update(skip_locked=True, of=c)
+    return (
+        _d.update()
+        .where(_d.c.id.in_(candidates))
+        .values(claimed_until=sa.bindparam("b_lease", type_=schema.Stamp), claimed_by=sa.bindparam("b_worker"))
+        .returning(_d.c.id)
+    )
+
+
+_CLAIMED = (
+    sa.select(
+        _d.c.id,
+        _d.c.endpoint_id,
+        _d.c.event_id,
+        _d.c.event_type,
+        _d.c.key,
+        _d.c.attempts,
+        _events.c.data,
+        _events.c.created_at,
+    )
+    .join(_events, _events.c.id == _d.c.event_id)
+    .where(_d.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_d.c.id)
+)
 
 
 def claim(
@@ -161,47 +217,12 @@ def claim(
     """
     if limit <= 0:
         return []
-    c = _d.alias("c")
-    conds = [c.c.endpoint_id == endpoint_id, c.c.status == PENDING, _unclaimed(c, now)]
-    if not ignore_schedule:
-        conds.append(c.c.next_attempt_at <= now)
-    if forced_only:
-        conds.append(c.c.forced.is_(True))
-    if per_key:
-        p = _d.alias("p")
-        conds.append(
-            ~sa.exists().where(
-                p.c.endpoint_id == c.c.endpoint_id, p.c.key == c.c.key, p.c.status == PENDING, p.c.id < c.c.id
-            )
-        )
-    candidates = sa.select(c.c.id).where(*conds).order_by(c.c.next_attempt_at, c.c.id).limit(limit)
-    if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=c)
-    ids = list(
-        conn.execute(
-            _d.update()
-            .where(_d.c.id.in_(candidates))
-            .values(claimed_until=lease_until, claimed_by=worker)
-            .returning(_d.c.id)
-        ).scalars()
-    )
+    stmt = _claim_statement(per_key, ignore_schedule, forced_only, conn.dialect.name == "postgresql")
+    params = {"b_endpoint": endpoint_id, "now": now, "lim": limit, "b_lease": lease_until, "b_worker": worker}
+    ids = list(conn.execute(stmt, params).scalars())
     if not ids:
         return []
-    rows = conn.execute(
-        sa.select(
-            _d.c.id,
-            _d.c.endpoint_id,
-            _d.c.event_id,
-            _d.c.event_type,
-            _d.c.key,
-            _d.c.attempts,
-            _events.c.data,
-            _events.c.created_at,
-        )
-        .join(_events, _events.c.id == _d.c.event_id)
-        .where(_d.c.id.in_(ids))
-        .order_by(_d.c.id)
-    )
+    rows = conn.execute(_CLAIMED, {"ids": ids})
     return [
         ClaimedDelivery(
             id=r.id,
@@ -220,30 +241,29 @@ def claim(
 def extend_leases(conn: Connection, ids: Sequence[int], *, until: dt.datetime) -> None:
     """Keep deliveries still in flight from being taken by another worker."""
     if ids:
-        conn.execute(
-            _d.update().where(_d.c.id.in_(list(ids)), _d.c.status == PENDING).values(claimed_until=until)
-        )
+        conn.execute(_d.update().where(_d.c.id.in_(list(ids)), _is_pending(_d.c)).values(claimed_until=until))
 
 
 def release(conn: Connection, ids: Sequence[int]) -> None:
     """Give up leases without an attempt (a worker shutting down), so others may take them at once."""
     if ids:
         conn.execute(
-            _d.update()
-            .where(_d.c.id.in_(list(ids)), _d.c.status == PENDING)
-            .values(claimed_until=None, claimed_by=None)
+            _d.update().where(_d.c.id.in_(list(ids)), _is_pending(_d.c)).values(claimed_until=None, claimed_by=None)
         )
+
+
+_NEXT_DUE = sa.select(sa.func.min(_d.c.next_attempt_at)).where(
+    _d.c.endpoint_id == sa.bindparam("e"),
+    _is_pending(_d.c),
+    _unclaimed(_d, sa.bindparam("now", type_=schema.Stamp)),
+)
 
 
 def next_due(conn: Connection, endpoint_ids: Sequence[str], *, now: dt.datetime) -> dt.datetime | None:
     """The earliest retry time among the given endpoints' unclaimed pending deliveries."""
     soonest: dt.datetime | None = None
     for endpoint_id in endpoint_ids:
-        value = conn.execute(
-            sa.select(sa.func.min(_d.c.next_attempt_at)).where(
-                _d.c.endpoint_id == endpoint_id, _d.c.status == PENDING, _unclaimed(_d, now)
-            )
-        ).scalar()
+        value = conn.execute(_NEXT_DUE, {"e": endpoint_id, "now": now}).scalar()
         if value is not None and (soonest is None or as_utc(value) < soonest):
             soonest = as_utc(value)
     return soonest
@@ -255,7 +275,7 @@ def release_backlog(conn: Connection, endpoint_id: str, *, now: dt.datetime) -> 
         _d.update()
         .where(
             _d.c.endpoint_id == endpoint_id,
-            _d.c.status == PENDING,
+            _is_pending(_d.c),
             _d.c.next_attempt_at > now,
             _unclaimed(_d, now),
         )
@@ -267,20 +287,35 @@ def release_backlog(conn: Connection, endpoint_id: str, *, now: dt.datetime) -> 
 # -- recording outcomes ------------------------------------------------------
 
 
+_ALIVE = sa.select(_d.c.id).where(_d.c.id.in_(sa.bindparam("ids", expanding=True)))
+_FINISH = (
+    _d.update()
+    .where(_d.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        attempts=_d.c.attempts + 1,
+        next_attempt_at=sa.func.coalesce(sa.bindparam("b_next", type_=schema.Stamp), _d.c.next_attempt_at),
+        claimed_until=None,
+        claimed_by=None,
+        forced=False,
+        updated_at=sa.bindparam("b_now", type_=schema.Stamp),
+    )
+)
+_ADD_ATTEMPTS = _attempts.insert()
+
+
 def record(conn: Connection, outcomes: Sequence[Outcome], *, now: dt.datetime | None = None) -> None:
     """Store finished attempts and each delivery's new state, in one go."""
     if not outcomes:
         return
     now = now or utcnow()
     # An endpoint deleted while its deliveries were in flight took them along.
-    alive = set(
-        conn.execute(sa.select(_d.c.id).where(_d.c.id.in_([o.delivery_id for o in outcomes]))).scalars()
-    )
+    alive = set(conn.execute(_ALIVE, {"ids": [o.delivery_id for o in outcomes]}).scalars())
     outcomes = [o for o in outcomes if o.delivery_id in alive]
     if not outcomes:
         return
     conn.execute(
-        _attempts.insert(),
+        _ADD_ATTEMPTS,
         [
             {
                 "delivery_id": o.delivery_id,
@@ -294,20 +329,11 @@ def record(conn: Connection, outcomes: Sequence[Outcome], *, now: dt.datetime | 
         ],
     )
     conn.execute(
-        _d.update()
-        .where(_d.c.id == sa.bindparam("b_id"))
-        .values(
-            status=sa.bindparam("b_status"),
-            attempts=_d.c.attempts + 1,
-            next_attempt_at=sa.func.coalesce(
-                sa.bindparam("b_next", type_=schema.Stamp), _d.c.next_attempt_at
-            ),
-            claimed_until=None,
-            claimed_by=None,
-            forced=False,
-            updated_at=now,
-        ),
-        [{"b_id": o.delivery_id, "b_status": o.status.value, "b_next": o.next_attempt_at} for o in outcomes],
+        _FINISH,
+        [
+            {"b_id": o.delivery_id, "b_status": o.status.value, "b_next": o.next_attempt_at, "b_now": now}
+            for o in outcomes
+        ],
     )
     compact(
         conn,
@@ -341,9 +367,7 @@ def retry_now(conn: Connection, delivery_id: int, *, now: dt.datetime | None = N
     return str(endpoint_id)
 
 
-def retry_failed(
-    conn: Connection, endpoint_id: str, *, since: dt.datetime, now: dt.datetime | None = None
-) -> int:
+def retry_failed(conn: Connection, endpoint_id: str, *, since: dt.datetime, now: dt.datetime | None = None) -> int:
     """Send an endpoint's failed deliveries created since `since` again; how many."""
     now = now or utcnow()
     result = conn.execute(
@@ -371,7 +395,7 @@ def event_range_since(conn: Connection, since: dt.datetime) -> tuple[int, int]:
 def backlog(conn: Connection) -> dict[str, int]:
     """Pending deliveries per endpoint."""
     rows = conn.execute(
-        sa.select(_d.c.endpoint_id, sa.func.count()).where(_d.c.status == PENDING).group_by(_d.c.endpoint_id)
+        sa.select(_d.c.endpoint_id, sa.func.count()).where(_is_pending(_d.c)).group_by(_d.c.endpoint_id)
     )
     return {r[0]: int(r[1]) for r in rows}
 
