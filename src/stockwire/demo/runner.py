@@ -291,7 +291,7 @@ async def _show(options: DemoOptions, client: LoopbackClient, state: DemoState, 
         last_line = 0.0
         while not done.is_set():
             state.elapsed = time.monotonic() - started
-            if live:
+            if display is not None:
                 # Quiet runs skip this: reading the hub's truth costs the hub's own CPU.
                 state.truth = await read_truth(client)
                 display.update(live_screen(state))
