@@ -28,6 +28,7 @@ from bench._load import build_request, run_load
 from stockwire import signatures
 
 NOOP_PATH = "/v1/inbound/_bench_noop"
+STATS_PATH = "/v1/inbound/_bench_stats"
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a local bench server
 PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -47,8 +48,15 @@ def _serve(database_url: str, port: int) -> None:
         await request.body()
         return Response(b'{"status":"applied"}', media_type="application/json")
 
+    async def stats(request: Request) -> Response:
+        writer = app.app.inbound.state.hub.writer
+        return Response(json.dumps({"batches": writer.batches, "applied": writer.applied}).encode())
+
     # Same stack as the real route: uvicorn, the auth guard, the inbound fast path, bare Starlette.
     app.app.inbound.router.routes.insert(0, Route(NOOP_PATH, noop, methods=["POST"]))
+    app.app.inbound.router.routes.insert(0, Route(STATS_PATH, stats, methods=["GET"]))
+    if os.environ.get("STOCKWIRE_BENCH_SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(os.environ["STOCKWIRE_BENCH_SWITCH_INTERVAL"]))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -107,10 +115,12 @@ def bench(kind: str, events: int, concurrency: int) -> None:
     limit = asyncio.run(run_load("127.0.0.1", port, noop, concurrency))
     result = asyncio.run(run_load("127.0.0.1", port, real, concurrency))
     ok = result.statuses.get(200, 0)
+    writer = httpx.get(f"{base}{STATS_PATH}").json()
     print(f"\n{kind}: {events} events, {concurrency} connections")
     print(limit.line("no-op route (the limit)"))
     print(result.line("signed sale, committed"))
     print(f"{'ratio':<28} {result.rate / limit.rate:9.0%} of the no-op throughput; {ok} applied")
+    print(f"{'group commit':<28} {writer['applied'] / max(1, writer['batches']):9.1f} events per transaction on average")
     stock = admin.get("/v1/stock/SKU-1").json()
     on_hand = stock["locations"][0]["on_hand"]
     print(f"{'check':<28} SKU-1 at store-1 on_hand={on_hand} (expected {-(events + 500) // 500})")
