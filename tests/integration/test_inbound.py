@@ -183,3 +183,12 @@ def test_rotated_channel_secret_old_and_new_both_verify(store: Shop) -> None:
         store.secrets["pos-1"] = secret
         assert store.send("pos-1", "receipt", {"location": "store-1", "lines": [{"sku": "Z", "quantity": 1}]}).status_code == 200
     assert store.level("Z", "store-1")["on_hand"] == 2
+
+
+def test_overflowing_receipts_are_422_not_500(store: Shop) -> None:
+    """Three receipts of a billion units each: the third is refused with 422 and stock stays put."""
+    for _ in range(2):
+        assert store.send("pos-1", "receipt", {"location": "store-1", "lines": [{"sku": "BIG", "quantity": 1_000_000_000}]}).status_code == 200
+    r = store.send("pos-1", "receipt", {"location": "store-1", "lines": [{"sku": "BIG", "quantity": 1_000_000_000}]})
+    assert r.status_code == 422
+    assert store.level("BIG", "store-1")["on_hand"] == 2_000_000_000

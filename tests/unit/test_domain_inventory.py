@@ -139,3 +139,15 @@ def test_safety_stock_change_moves_every_channel() -> None:
     told = {e.data["channel"]: e.data for e in changes.events if e.type == "availability.changed"}
     assert told["mkt-1"] == {"sku": "A", "channel": "mkt-1", "available": 7, "version": 5}
     assert changes.movements == ()
+
+
+def test_a_level_beyond_the_storable_range_is_refused() -> None:
+    """Receipts that would push on_hand past what the database stores are refused, not crashed on."""
+    import pytest
+
+    from stockwire.domain.errors import Refusal
+
+    b = book(StockLevel(sku="A", location="wh-1", on_hand=1_500_000_000))
+    with pytest.raises(Refusal):
+        inventory.record_receipt(b, "wh-1", [Line(sku="A", quantity=1_000_000_000)], CAUSE)
+    assert b.level("A", "wh-1").on_hand == 1_500_000_000

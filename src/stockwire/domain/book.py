@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from stockwire.domain.errors import Refusal
 from stockwire.domain.models import (
     Cause,
     Channel,
@@ -23,6 +24,9 @@ from stockwire.domain.models import (
 )
 
 LevelKey = tuple[str, str]
+
+# Levels are stored as 32-bit integers; no real shelf comes near this.
+MAX_UNITS = 2_000_000_000
 
 
 def channel_availability(channel: Channel, levels: Mapping[str, StockLevel]) -> int:
@@ -130,6 +134,8 @@ class StockBook:
             reserved=current.reserved + reserved,
             version=current.version + 1,
         )
+        if abs(new.on_hand) > MAX_UNITS or abs(new.reserved) > MAX_UNITS:
+            raise Refusal(f"{sku} at {location} would hold more than {MAX_UNITS} units", pointer="/data")
         self._touch((sku, location))
         self._levels[(sku, location)] = new
         self._locations_of.setdefault(sku, set()).add(location)

@@ -110,7 +110,7 @@ class EventWriter:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             outcomes = self._commit(batch)
-        except (sa.exc.OperationalError, sa.exc.IntegrityError) as exc:
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.DataError) as exc:
             # A deadlock, a lost connection, or another process winning a unique key
             # aborts the whole batch; nothing of it committed. Apply each event alone
             # so one bad neighbour cannot fail the others.
@@ -121,6 +121,8 @@ class EventWriter:
             if isinstance(exc, sa.exc.IntegrityError):
                 outcomes = [refusal_outcome(Refusal(
                     "a concurrent event claimed the same order or event id; retry to get its answer", status=409))]
+            elif isinstance(exc, sa.exc.DataError):
+                outcomes = [refusal_outcome(Refusal("a value in the event is out of range for storage"))]
             else:
                 log.warning("inbound.write_failed", error=str(exc.orig))
                 outcomes = [UNAVAILABLE]
