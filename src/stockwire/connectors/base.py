@@ -95,6 +95,16 @@ def signature_matches(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.strip().encode())
 
 
+
+def body_signature_error(record: ChannelRecord, headers: Mapping[str, str], body: bytes, header: str) -> str | None:
+    """Check `header` holds the base64 HMAC-SHA256 of the raw body under the channel's secret.
+
+    Shopify and WooCommerce sign the same way; None when it matches, else why not.
+    """
+    if signature_matches(hmac_sha256_base64(record.secret.encode(), body), headers.get(header)):
+        return None
+    return f"{header} is missing or does not match the body"
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

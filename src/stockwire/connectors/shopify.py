@@ -15,14 +15,13 @@ from stockwire.connectors.base import (
     Ignored,
     NativeEvents,
     Translation,
+    body_signature_error,
     counts_authoritative,
-    hmac_sha256_base64,
     invalid,
     mapped_location,
     mapped_sku,
     native,
     sha256_hex,
-    signature_matches,
     whole_number,
 )
 from stockwire.storage.catalog import ChannelRecord
@@ -40,10 +39,7 @@ class ShopifyAdapter:
         return False
 
     def verify(self, record: ChannelRecord, headers: Mapping[str, str], body: bytes) -> str | None:
-        expected = hmac_sha256_base64(record.secret.encode(), body)
-        if signature_matches(expected, headers.get(SIGNATURE)):
-            return None
-        return f"{SIGNATURE} is missing or does not match the body"
+        return body_signature_error(record, headers, body, SIGNATURE)
 
     def translate(self, record: ChannelRecord, headers: Mapping[str, str], payload: Any,
                   body: bytes) -> Translation:
