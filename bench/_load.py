@@ -53,14 +53,17 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def run_load(host: str, port: int, requests: Sequence[bytes], concurrency: int) -> LoadResult:
-    """Send every request once over `concurrency` keep-alive connections."""
+async def run_load(
+    host: str, port: int | Sequence[int], requests: Sequence[bytes], concurrency: int
+) -> LoadResult:
+    """Send every request once over `concurrency` keep-alive connections (spread over `port`s)."""
+    ports = [port] if isinstance(port, int) else list(port)
     queue = iter(range(len(requests)))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def worker(n: int) -> None:
+        reader, writer = await asyncio.open_connection(host, ports[n % len(ports)])
         try:
             for i in queue:
                 t0 = time.perf_counter()
@@ -72,7 +75,7 @@ async def run_load(host: str, port: int, requests: Sequence[bytes], concurrency:
             writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
     return LoadResult(len(requests), time.perf_counter() - start, statuses, latencies)
 
 

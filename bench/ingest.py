@@ -77,18 +77,26 @@ def _fresh_pg_schema() -> str:
     return f"{PG_URL}?options=-csearch_path%3D{name}"
 
 
-def bench(kind: str, events: int, concurrency: int) -> None:
-    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
+def _start(url: str) -> tuple[multiprocessing.process.BaseProcess, int]:
     port = _free_port()
     proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port), daemon=True)
     proc.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(600):
         try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
+    return proc, port
+
+
+def bench(kind: str, events: int, concurrency: int, processes: int = 1) -> None:
+    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
+    servers = [_start(url)]
+    servers += [_start(url) for _ in range(processes - 1)]
+    port = servers[0][1]
+    ports = [p for _, p in servers]
+    base = f"http://127.0.0.1:{port}"
     admin = httpx.Client(base_url=base, headers={"authorization": f"Bearer {TOKEN}"})
     admin.post("/v1/locations", json={"id": "store-1", "name": "Store", "kind": "store"})
     admin.post("/v1/locations", json={"id": "wh-1", "name": "WH", "kind": "warehouse"})
@@ -110,13 +118,14 @@ def bench(kind: str, events: int, concurrency: int) -> None:
     warm = [signed(i, "/v1/inbound/pos-1") for i in range(events, events + 500)]
     real = [signed(i, "/v1/inbound/pos-1") for i in range(events)]
     noop = [signed(i, NOOP_PATH) for i in range(events)]
-    asyncio.run(run_load("127.0.0.1", port, warm, concurrency))
-    asyncio.run(run_load("127.0.0.1", port, noop[:500], concurrency))
-    limit = asyncio.run(run_load("127.0.0.1", port, noop, concurrency))
-    result = asyncio.run(run_load("127.0.0.1", port, real, concurrency))
+    asyncio.run(run_load("127.0.0.1", ports, warm, concurrency))
+    asyncio.run(run_load("127.0.0.1", ports, noop[:500], concurrency))
+    limit = asyncio.run(run_load("127.0.0.1", ports, noop, concurrency))
+    result = asyncio.run(run_load("127.0.0.1", ports, real, concurrency))
     ok = result.statuses.get(200, 0)
-    writer = httpx.get(f"{base}{STATS_PATH}").json()
-    print(f"\n{kind}: {events} events, {concurrency} connections")
+    stats = [httpx.get(f"http://127.0.0.1:{p}{STATS_PATH}").json() for p in ports]
+    writer = {k: sum(s[k] for s in stats) for k in ("applied", "batches")}
+    print(f"\n{kind}: {events} events, {concurrency} connections, {processes} server process(es)")
     print(limit.line("no-op route (the limit)"))
     print(result.line("signed sale, committed"))
     print(f"{'ratio':<28} {result.rate / limit.rate:9.0%} of the no-op throughput; {ok} applied")
@@ -124,8 +133,9 @@ def bench(kind: str, events: int, concurrency: int) -> None:
     stock = admin.get("/v1/stock/SKU-1").json()
     on_hand = stock["locations"][0]["on_hand"]
     print(f"{'check':<28} SKU-1 at store-1 on_hand={on_hand} (expected {-(events + 500) // 500})")
-    proc.terminate()
-    proc.join()
+    for proc, _ in servers:
+        proc.terminate()
+        proc.join()
 
 
 def main() -> None:
@@ -133,10 +143,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes sharing the database (PostgreSQL; SQLite always runs one)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     for kind in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
-        bench(kind, args.events, args.concurrency)
+        bench(kind, args.events, args.concurrency, args.processes if kind == "postgresql" else 1)
 
 
 if __name__ == "__main__":
