@@ -18,52 +18,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
-import socket
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._server import TOKEN, fresh_database
+from bench._server import start as start_server
 from stockwire import signatures
 from stockwire.domain.models import OutboundEvent
 from stockwire.storage import outbox
 from stockwire.storage.database import Database
-
-TOKEN = "bench-token"  # noqa: S105 - a throwaway admin token for a local server
-PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _serve(database_url: str, port: int) -> None:
-    import uvicorn
-
-    from stockwire.cli.serve import build_app
-    from stockwire.config import Settings
-
-    app = build_app(Settings(database_url=database_url, admin_token=TOKEN, run_dispatcher=False))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fresh_pg_schema() -> str:
-    name = "bench_" + uuid.uuid4().hex[:8]
-    engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
-                              isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    engine.dispose()
-    return f"{PG_URL}?options=-csearch_path%3D{name}"
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -157,18 +127,10 @@ async def wake_up(base: str, rounds: int, waiters: int, commit: str, db: Databas
 
 
 def bench(kind: str, events: int, rounds: int, waiters: int) -> None:
-    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
-    port = _free_port()
-    proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port), daemon=True)
-    proc.start()
+    url = fresh_database(kind, tempfile.mkdtemp())
+    proc, port = start_server(url)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         admin = httpx.Client(base_url=base, headers={"authorization": f"Bearer {TOKEN}"})
         admin.post("/v1/locations", json={"id": "wh-1", "name": "WH", "kind": "warehouse"})
         secret = admin.post("/v1/channels", json={"id": "pos-1", "name": "Till", "kind": "pos",

@@ -12,25 +12,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
-import socket
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._load import build_request, run_load
+from bench._server import TOKEN, fresh_database, start
 from stockwire import signatures
 
 NOOP_PATH = "/v1/inbound/_bench_noop"
 STATS_PATH = "/v1/inbound/_bench_stats"
-TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a local bench server
-PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _serve(database_url: str, port: int) -> None:
@@ -60,40 +56,10 @@ def _serve(database_url: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fresh_pg_schema() -> str:
-    import sqlalchemy as sa
-
-    name = "bench_" + uuid.uuid4().hex[:8]
-    engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    engine.dispose()
-    return f"{PG_URL}?options=-csearch_path%3D{name}"
-
-
-def _start(url: str) -> tuple[multiprocessing.process.BaseProcess, int]:
-    port = _free_port()
-    proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port), daemon=True)
-    proc.start()
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return proc, port
-
-
 def bench(kind: str, events: int, concurrency: int, processes: int = 1) -> None:
-    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
-    servers = [_start(url)]
-    servers += [_start(url) for _ in range(processes - 1)]
+    url = fresh_database(kind, tempfile.mkdtemp())
+    servers = [start(url, _serve)]
+    servers += [start(url, _serve) for _ in range(processes - 1)]
     port = servers[0][1]
     ports = [p for _, p in servers]
     base = f"http://127.0.0.1:{port}"
@@ -129,7 +95,8 @@ def bench(kind: str, events: int, concurrency: int, processes: int = 1) -> None:
     print(limit.line("no-op route (the limit)"))
     print(result.line("signed sale, committed"))
     print(f"{'ratio':<28} {result.rate / limit.rate:9.0%} of the no-op throughput; {ok} applied")
-    print(f"{'group commit':<28} {writer['applied'] / max(1, writer['batches']):9.1f} events per transaction on average")
+    per_commit = writer["applied"] / max(1, writer["batches"])
+    print(f"{'group commit':<28} {per_commit:9.1f} events per transaction on average")
     stock = admin.get("/v1/stock/SKU-1").json()
     on_hand = stock["locations"][0]["on_hand"]
     print(f"{'check':<28} SKU-1 at store-1 on_hand={on_hand} (expected {-(events + 500) // 500})")
