@@ -42,6 +42,8 @@ class DispatcherConfig:
     """Tuning of one dispatcher process (env `STOCKWIRE_DELIVERY_*`)."""
 
     concurrency: int = 16
+    # Claimed ahead of the sends, so that each database round trip moves a batch.
+    prefetch: int = 2
     lease: float = 20.0
     breaker_threshold: int = 5
     probe_interval: float = 15.0
@@ -76,7 +78,9 @@ class Lane:
     endpoint: Endpoint
     breaker: CircuitBreaker
     bucket: TokenBucket | None = None
+    # Claimed by this process and not yet recorded: delivery id -> when it was claimed.
     in_flight: dict[int, float] = field(default_factory=dict)
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +122,7 @@ class Dispatcher:
         self._fanout_due = True
         self._stopping = False
         self._endpoints_loaded = 0.0
+        self._failing: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -174,6 +179,7 @@ class Dispatcher:
                 continue
             if step.endpoints is not None:
                 self._sync_lanes(step.endpoints)
+                self._failing |= {e.id for e in step.endpoints if e.failing_since is not None}
             self._start(requests, step)
             if step.more:
                 continue
@@ -196,10 +202,7 @@ class Dispatcher:
                 result.more = done.more
                 result.endpoints = done.endpoints
                 metrics.FANNED_OUT.inc(done.created)
-            if (
-                result.endpoints is None
-                and time.monotonic() - self._endpoints_loaded > self.config.endpoint_refresh
-            ):
+            if result.endpoints is None and time.monotonic() - self._endpoints_loaded > self.config.endpoint_refresh:
                 result.endpoints = tuple(endpoint_store.list_all(conn))
             if result.endpoints is not None:
                 self._endpoints_loaded = time.monotonic()
@@ -238,7 +241,12 @@ class Dispatcher:
             for o in outcomes
             if o.status is not DeliveryStatus.DELIVERED and o.endpoint_id not in succeeded
         }
-        endpoint_store.record_health(conn, succeeded=succeeded, failed=failed)
+        # Clearing `failing_since` costs a statement: only for endpoints known to be failing.
+        succeeded = {e for e in succeeded if e in self._failing}
+        endpoint_store.record_health(
+            conn, succeeded=succeeded, failed={e: at for e, at in failed.items() if e not in self._failing}
+        )
+        self._failing = (self._failing - succeeded) | set(failed)
         for o in outcomes:
             if o.release_backlog:
                 deliveries.release_backlog(conn, o.endpoint_id, now=now)
@@ -260,6 +268,7 @@ class Dispatcher:
             lane = self.lanes.get(ep.id)
             if lane is None:
                 lane = self.lanes[ep.id] = Lane(
+                    gate=asyncio.Semaphore(self.config.concurrency),
                     endpoint=ep,
                     breaker=CircuitBreaker(
                         threshold=self.config.breaker_threshold, probe_interval=self.config.probe_interval
@@ -281,7 +290,7 @@ class Dispatcher:
             if not ep.enabled:
                 continue
             per_key = ep.ordering is Ordering.PER_KEY
-            free = self.config.concurrency - len(lane.in_flight)
+            free = self.config.concurrency * self.config.prefetch - len(lane.in_flight)
             allowed = lane.breaker.allowance(now, free)
             if lane.bucket is not None:
                 allowed = min(allowed, lane.bucket.available(now))
@@ -290,16 +299,12 @@ class Dispatcher:
                 requests.append(ClaimRequest(endpoint_id=ep.id, limit=allowed, per_key=per_key, probe=probe))
             elif lane.breaker.blocking and free > 0:
                 # An operator's "retry now" goes past an open breaker.
-                requests.append(
-                    ClaimRequest(endpoint_id=ep.id, limit=free, per_key=per_key, forced_only=True)
-                )
+                requests.append(ClaimRequest(endpoint_id=ep.id, limit=free, per_key=per_key, forced_only=True))
         return requests
 
     def _leases_to_renew(self, now: float) -> list[int]:
         half = self.config.lease / 2
-        return [
-            i for lane in self.lanes.values() for i, started in lane.in_flight.items() if now - started > half
-        ]
+        return [i for lane in self.lanes.values() for i, started in lane.in_flight.items() if now - started > half]
 
     def _timeout(self, requests: list[ClaimRequest], step: StepResult) -> float:
         now = time.monotonic()
@@ -340,7 +345,8 @@ class Dispatcher:
 
     async def _deliver(self, lane: Lane, delivery: ClaimedDelivery) -> None:
         try:
-            result = await self.sender.send(lane.endpoint, delivery)
+            async with lane.gate:
+                result = await self.sender.send(lane.endpoint, delivery)
             now = time.monotonic()
             release = False
             if result.ok:

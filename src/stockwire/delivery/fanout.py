@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from stockwire.delivery.matching import deliveries_for
 from stockwire.delivery.models import Endpoint
-from stockwire.storage import deliveries, outbox
+from stockwire.storage import deliveries
 from stockwire.storage import endpoints as endpoint_store
 
 
@@ -32,7 +32,7 @@ def fan_out(conn: Connection, *, limit: int = 1000) -> FanOut:
     cursor = deliveries.lock_fanout_cursor(conn)
     if cursor is None:
         return FanOut()
-    events = outbox.read_after(conn, cursor, limit=limit)
+    events = deliveries.new_events(conn, cursor, limit=limit)
     if not events:
         return FanOut()
     # Read in this transaction: an endpoint created a moment ago gets its first events.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from stockwire.delivery.models import EVENT_FAMILIES, Endpoint, NewDelivery
-from stockwire.storage.outbox import StoredEvent
+from stockwire.delivery.models import EVENT_FAMILIES, Endpoint, EventHead, NewDelivery
 
 
 def type_pattern_error(pattern: str) -> str | None:
@@ -25,7 +24,7 @@ def type_matches(patterns: Iterable[str], event_type: str) -> bool:
     return any(p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])) for p in patterns)
 
 
-def wants(endpoint: Endpoint, event: StoredEvent) -> bool:
+def wants(endpoint: Endpoint, event: EventHead) -> bool:
     """The endpoint is enabled, subscribed to the type and channel, and existed when the event happened."""
     return (
         endpoint.enabled
@@ -35,7 +34,7 @@ def wants(endpoint: Endpoint, event: StoredEvent) -> bool:
     )
 
 
-def deliveries_for(events: Sequence[StoredEvent], endpoints: Sequence[Endpoint]) -> list[NewDelivery]:
+def deliveries_for(events: Sequence[EventHead], endpoints: Sequence[Endpoint]) -> list[NewDelivery]:
     """One delivery per (event, endpoint that wants it), in event order."""
     return [
         NewDelivery(endpoint_id=ep.id, event_id=ev.id, event_type=ev.type, key=ev.key)

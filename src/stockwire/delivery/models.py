@@ -58,6 +58,16 @@ class Endpoint:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EventHead:
+    """What fan-out needs of an outbox event: no payload."""
+
+    id: int
+    type: str
+    key: str
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class NewDelivery:
     """A delivery to create: one event for one endpoint."""
 

@@ -22,11 +22,7 @@ CONFIG_EXTENSION = "delivery.config"
 def build_dispatcher(hub: Hub) -> Dispatcher:
     """A dispatcher for the hub's database; `hub.extensions["delivery.config"]` overrides the env."""
     config = hub.extensions.get(CONFIG_EXTENSION) or DispatcherConfig.from_env()
-    sender = Sender(
-        make_client(
-            allow_private=hub.settings.allow_private_targets, max_connections=max(64, config.concurrency * 8)
-        )
-    )
+    sender = Sender(make_client(allow_private=hub.settings.allow_private_targets))
     return Dispatcher(hub.db, hub.signal, sender, config)
 
 

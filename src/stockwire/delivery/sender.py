@@ -1,53 +1,30 @@
-"""One signed POST to an endpoint, over a shared keep-alive connection pool."""
+"""One signed POST to an endpoint, over keep-alive connections (`delivery.http`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
-import httpcore
-import httpx
 import orjson
 
 from stockwire import __version__, signatures
+from stockwire.delivery.http import RequestError, WebhookClient
 from stockwire.delivery.models import AttemptKind, AttemptResult, ClaimedDelivery, Endpoint
 from stockwire.delivery.schedule import parse_retry_after
-from stockwire.delivery.ssrf import GuardedBackend, TargetBlocked
+from stockwire.delivery.ssrf import TargetBlocked
 from stockwire.storage.database import utcnow
 
 RESPONSE_EXCERPT = 2048
-# Read at most this much of an answer, so the connection can still be reused.
+# Read at most this much of an answer; a longer one costs its connection.
 RESPONSE_READ_LIMIT = 64 * 1024
 USER_AGENT = f"stockwire/{__version__} (+https://www.standardwebhooks.com)"
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport, with a connection pool whose every connection passes the target guard."""
-
-    def __init__(self, *, limits: httpx.Limits, guard: bool) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        if guard:
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=httpx.create_ssl_context(),
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry,
-                network_backend=GuardedBackend(),
-            )
-
-
-def make_client(*, allow_private: bool, max_connections: int = 256) -> httpx.AsyncClient:
-    """The client every delivery goes through: pooled, no redirects, no proxies from the environment."""
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30
-    )
-    return httpx.AsyncClient(
-        transport=GuardedTransport(limits=limits, guard=not allow_private),
-        follow_redirects=False,
-        trust_env=False,
-        headers={"user-agent": USER_AGENT},
-    )
+def make_client(*, allow_private: bool) -> WebhookClient:
+    """The client every delivery goes through: pooled per origin, no redirects, guarded targets."""
+    return WebhookClient(guard=not allow_private, user_agent=USER_AGENT)
 
 
 def signed_request(
@@ -70,7 +47,7 @@ def signed_request(
     }
 
 
-def classify(status: int, headers: httpx.Headers) -> tuple[AttemptKind, float | None]:
+def classify(status: int, headers: Mapping[str, str]) -> tuple[AttemptKind, float | None]:
     """What an HTTP status means for the delivery, and the Retry-After it carries (429/503 only)."""
     if 200 <= status < 300:
         return AttemptKind.SUCCESS, None
@@ -86,7 +63,7 @@ def classify(status: int, headers: httpx.Headers) -> tuple[AttemptKind, float | 
 class Sender:
     """Sends deliveries; never raises for anything the endpoint or the network does."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: WebhookClient) -> None:
         self.client = client
         self._keys: dict[str, bytes] = {}
 
@@ -108,35 +85,22 @@ class Sender:
 
         try:
             async with asyncio.timeout(endpoint.timeout):
-                async with self.client.stream(
-                    "POST", endpoint.url, content=body, headers=headers, timeout=endpoint.timeout
-                ) as response:
-                    excerpt = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        excerpt += chunk
-                        if len(excerpt) >= RESPONSE_READ_LIMIT:
-                            break
+                answer = await self.client.post(endpoint.url, body, headers, read_limit=RESPONSE_READ_LIMIT)
         except TimeoutError:
             return result(AttemptKind.TIMEOUT, error=f"no answer within {endpoint.timeout:g} s")
-        except httpx.TimeoutException as exc:
-            return result(
-                AttemptKind.TIMEOUT, error=f"{type(exc).__name__}: no answer within {endpoint.timeout:g} s"
-            )
-        except httpx.HTTPError as exc:
-            kind = (
-                AttemptKind.BLOCKED if isinstance(exc.__cause__, TargetBlocked) else AttemptKind.NETWORK_ERROR
-            )
-            return result(kind, error=f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT])
-        except OSError as exc:
-            return result(AttemptKind.NETWORK_ERROR, error=f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT])
-        kind, retry_after = classify(response.status_code, response.headers)
-        text = bytes(excerpt[:RESPONSE_EXCERPT]).decode("utf-8", errors="replace")
+        except TargetBlocked as exc:
+            return result(AttemptKind.BLOCKED, error=f"refused target: {exc}"[:RESPONSE_EXCERPT])
+        except (RequestError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return result(AttemptKind.NETWORK_ERROR, error=error[:RESPONSE_EXCERPT])
+        kind, retry_after = classify(answer.status, answer.headers)
+        text = answer.body[:RESPONSE_EXCERPT].decode("utf-8", errors="replace")
         return result(
             kind,
-            status_code=response.status_code,
+            status_code=answer.status,
             response=text,
             retry_after=retry_after,
-            error=None if kind is AttemptKind.SUCCESS else f"HTTP {response.status_code}",
+            error=None if kind is AttemptKind.SUCCESS else f"HTTP {answer.status}",
         )
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """The target guard: webhooks go to public http(s) addresses only.
 
 Checked when an endpoint is created or changed, and again on every new
-connection: `GuardedBackend` resolves the host itself, refuses if any address
+connection: `connect_guarded` resolves the host itself, refuses if any address
 is not public, and connects to the address it checked, so a DNS answer that
 changes between the two (rebinding) cannot reach an internal service.
 """
@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class TargetBlocked(httpcore.ConnectError):
+class TargetUnreachable(OSError):
+    """The host does not resolve, or no address of it accepts a connection."""
+
+
+class TargetBlocked(TargetUnreachable):
     """The host resolves to an address webhooks may not reach."""
 
 
@@ -77,46 +80,30 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     return f"the host {parts.hostname!r} {reason}" if reason else None
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that connects only to public addresses it resolved itself."""
+async def connect_guarded(
+    host: str, port: int, *, guard: bool, ssl_context: ssl.SSLContext | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a TCP (or TLS) connection to `host`, resolving it here and, with `guard`, only to public addresses.
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = _addresses(infos)
+    The connection goes to an address this function checked, so a DNS answer
+    that changes after the check (rebinding) cannot redirect it.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise TargetUnreachable(f"cannot resolve {host}: {exc}") from exc
+    addresses = _addresses(infos)
+    if guard:
         reason = blocked_reason(addresses)
         if reason is not None:
             raise TargetBlocked(f"{host} {reason}")
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except httpcore.ConnectError as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"cannot connect to {host}")
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise TargetBlocked("unix sockets are not webhook targets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            return await asyncio.open_connection(
+                address, port, ssl=ssl_context, server_hostname=host if ssl_context else None
+            )
+        except OSError as exc:
+            last = exc
+    raise last or TargetUnreachable(f"cannot connect to {host}")

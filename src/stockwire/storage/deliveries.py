@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from stockwire.delivery.models import (
     ClaimedDelivery,
     DeliveryStatus,
     DeliveryView,
+    EventHead,
     NewDelivery,
     Outcome,
 )
@@ -74,6 +76,22 @@ def advance_fanout_cursor(conn: Connection, last_event_id: int) -> None:
     )
 
 
+_NEW_EVENTS = (
+    sa.select(_events.c.id, _events.c.type, _events.c.key, _events.c.channels)
+    .where(_events.c.id > sa.bindparam("after"))
+    .order_by(_events.c.id)
+    .limit(sa.bindparam("lim", type_=sa.Integer))
+)
+
+
+def new_events(conn: Connection, after: int, *, limit: int) -> list[EventHead]:
+    """The next outbox events after `after`, without their payloads (fan-out needs only the heads)."""
+    return [
+        EventHead(id=r.id, type=r.type, key=r.key, channels=tuple(c for c in r.channels.split(",") if c))
+        for r in conn.execute(_NEW_EVENTS, {"after": after, "lim": limit})
+    ]
+
+
 # -- creating deliveries -----------------------------------------------------
 
 
@@ -82,6 +100,9 @@ def insert(conn: Connection, rows: Sequence[NewDelivery], *, now: dt.datetime | 
     if not rows:
         return 0
     now = now or utcnow()
+    groups = Counter((r.endpoint_id, r.key, r.event_type) for r in rows if r.event_type in COMPACTABLE_TYPES)
+    # Compaction only where an older state of the same key waits: in this batch, or already pending.
+    to_compact = {g for g, n in groups.items() if n > 1} | _pending_groups(conn, list(groups))
     conn.execute(
         _d.insert(),
         [
@@ -100,9 +121,26 @@ def insert(conn: Connection, rows: Sequence[NewDelivery], *, now: dt.datetime | 
             for r in rows
         ],
     )
-    compact(conn, {(r.endpoint_id, r.key, r.event_type) for r in rows}, now=now)
+    compact(conn, to_compact, now=now)
     notify(conn)
     return len(rows)
+
+
+def _pending_groups(conn: Connection, groups: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """Which (endpoint, key, type) groups already have a pending delivery."""
+    found: set[tuple[str, str, str]] = set()
+    for start in range(0, len(groups), 500):
+        chunk = groups[start : start + 500]
+        rows = conn.execute(_PENDING_GROUPS, {"pairs": [(e, k) for e, k, _ in chunk]})
+        found |= {(r.endpoint_id, r.key, r.event_type) for r in rows}
+    return found & set(groups)
+
+
+_PENDING_GROUPS = (
+    sa.select(_d.c.endpoint_id, _d.c.key, _d.c.event_type)
+    .where(sa.tuple_(_d.c.endpoint_id, _d.c.key).in_(sa.bindparam("pairs", expanding=True)), _is_pending(_d.c))
+    .distinct()
+)
 
 
 def notify(conn: Connection) -> None:

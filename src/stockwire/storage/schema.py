@@ -179,8 +179,8 @@ deliveries = sa.Table(
     sa.Column("created_at", Stamp, nullable=False),
     sa.Column("updated_at", Stamp, nullable=False),
     # Partial indexes: the claim and the per-key check only ever look at pending rows.
-    sa.Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", "id", postgresql_where=sa.text("status = 'pending'"),
-             sqlite_where=sa.text("status = 'pending'")),
+    sa.Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", "id",
+             postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
     sa.Index("ix_deliveries_pending_key", "endpoint_id", "key", "id",
              postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
     sa.Index("ix_deliveries_endpoint", "endpoint_id", "id"),
