@@ -1,6 +1,6 @@
 """Delivery benchmark: inbound events fanned out as signed webhooks to 3 fast local receivers.
 
-    python bench/deliver.py [--events 10000] [--rate 500] [--seconds 10] [--db sqlite|postgresql]
+    python bench/deliver.py [--events 10000] [--rate 500] [--seconds 10] [--db sqlite|postgresql] [--worker]
 
 The hub runs in its own process as `stockwire serve` runs it (API and dispatcher).
 Each receiver is its own process: a bare asyncio HTTP/1.1 server that answers 200
@@ -23,6 +23,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,13 +46,15 @@ RECEIVERS = 3
 # -- processes ---------------------------------------------------------------
 
 
-def _serve(database_url: str, port: int) -> None:
+def _serve(database_url: str, port: int, dispatcher: bool = True) -> None:
     import uvicorn
 
     from stockwire.cli.serve import build_app
     from stockwire.config import Settings
 
-    app = build_app(Settings(database_url=database_url, admin_token=TOKEN, allow_private_targets=True))
+    app = build_app(
+        Settings(database_url=database_url, admin_token=TOKEN, allow_private_targets=True, run_dispatcher=dispatcher)
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -250,12 +253,13 @@ def _wait_count(ports: list[int], expected: int, timeout: float = 600) -> float:
         time.sleep(0.05)
 
 
-def bench(kind: str, events: int, rate: float, seconds: float, concurrency: int) -> None:
+def bench(kind: str, events: int, rate: float, seconds: float, concurrency: int, worker: bool = False) -> None:
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
     ctx = multiprocessing.get_context("spawn")
     hub_port = _free_port()
-    hub_proc = ctx.Process(target=_serve, args=(url, hub_port), daemon=True)
+    hub_proc = ctx.Process(target=_serve, args=(url, hub_port, not worker), daemon=True)
     hub_proc.start()
+    worker_proc = None
     ports = [_free_port() for _ in range(RECEIVERS)]
     receivers = [ctx.Process(target=_receive, args=(p,), daemon=True) for p in ports]
     for r in receivers:
@@ -280,19 +284,34 @@ def bench(kind: str, events: int, rate: float, seconds: float, concurrency: int)
         )
         assert r.status_code == 201, r.text
     hub = Hub(hub_port, secret)
+    if worker:  # the dispatcher in its own process: `serve --no-dispatcher` + `stockwire worker`
+        env = dict(os.environ, STOCKWIRE_DATABASE_URL=url, STOCKWIRE_ALLOW_PRIVATE_TARGETS="1")
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "stockwire.cli.main", "worker"], env=env, stdout=subprocess.DEVNULL
+        )
     per_event = 1  # each receipt: one inventory.updated to every receiver
 
     # warm up: connections, caches, the first statements
     asyncio.run(_send(hub_port, [hub.receipt(f"warm-{i}", f"warm-{i}") for i in range(200)], 16))
     _wait_count(ports, 200 * per_event)
 
-    # 1. throughput
+    # 1. throughput: queue a backlog while the endpoints are throttled, then let it drain
+    ids = [e["id"] for e in admin.get("/v1/endpoints").json()["items"]]
+    for endpoint_id in ids:
+        admin.patch(f"/v1/endpoints/{endpoint_id}", json={"rate_limit": 0.001})
+    time.sleep(1.5)  # the dispatcher re-reads endpoints once a second
     requests = [hub.receipt(f"tp-{i}", f"tp-{i}") for i in range(events)]
-    started = time.perf_counter()
     ingest = asyncio.run(_send(hub_port, requests, 32))
+    time.sleep(2)  # let fan-out finish: the drain below measures sending only
+    base_counts = [_stats(p)["count"] for p in ports]
+    for endpoint_id in ids:
+        admin.patch(f"/v1/endpoints/{endpoint_id}", json={"rate_limit": None})
+    while [_stats(p)["count"] for p in ports] == base_counts:
+        time.sleep(0.01)
+    started = time.perf_counter()
     done = _wait_count(ports, (200 + events) * per_event)
     deliveries = events * per_event * RECEIVERS
-    throughput = deliveries / (done - started)
+    throughput = (deliveries - (sum(base_counts) - 200 * per_event * RECEIVERS)) / (done - started)
 
     # 2. the limit
     urls = [f"http://127.0.0.1:{p}/hook" for p in ports]
@@ -314,12 +333,16 @@ def bench(kind: str, events: int, rate: float, seconds: float, concurrency: int)
     # 4. idle CPU
     time.sleep(2)
     cpu_before, wall = _cpu_seconds(hub_proc.pid), time.perf_counter()
+    worker_before = _cpu_seconds(worker_proc.pid) if worker_proc is not None else 0.0
     time.sleep(10)
     idle = (_cpu_seconds(hub_proc.pid) - cpu_before) / (time.perf_counter() - wall)
+    if worker_proc is not None:
+        idle += (_cpu_seconds(worker_proc.pid) - worker_before) / (time.perf_counter() - wall)
 
-    print(f"\n{kind}: {events} inbound events -> {deliveries} deliveries to {RECEIVERS} receivers")
+    where = "a separate `stockwire worker`" if worker else "the dispatcher inside `serve`"
+    print(f"\n{kind}, {where}: {events} inbound events -> {deliveries} deliveries to {RECEIVERS} receivers")
     print(f"{'ingest (inbound 2xx)':<34} {events / ingest:9.0f} events/s")
-    print(f"{'delivery throughput':<34} {throughput:9.0f} deliveries/s  (until the last arrival)")
+    print(f"{'delivery throughput':<34} {throughput:9.0f} deliveries/s  (draining a {deliveries} backlog)")
     print(f"{'bare loop (the limit)':<34} {limit:9.0f} requests/s  ({concurrency} per receiver)")
     print(f"{'bare loop with httpx':<34} {httpx_limit:9.0f} requests/s  (one shared AsyncClient, for comparison)")
     print(f"{'ratio':<34} {throughput / limit:9.0%} of the bare loop")
@@ -329,6 +352,9 @@ def bench(kind: str, events: int, rate: float, seconds: float, concurrency: int)
     )
     print(f"{'idle hub CPU':<34} {idle:9.2%}")
     hub_proc.terminate()
+    if worker_proc is not None:
+        worker_proc.terminate()
+        worker_proc.wait()
     for r in receivers:
         r.terminate()
 
@@ -340,10 +366,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16, help="per receiver, as the dispatcher's default")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--worker", action="store_true", help="run the dispatcher as a separate process")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     for kind in ["sqlite", "postgresql"] if args.db == "both" else [args.db]:
-        bench(kind, args.events, args.rate, args.seconds, args.concurrency)
+        bench(kind, args.events, args.rate, args.seconds, args.concurrency, args.worker)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class StepResult:
     endpoints: tuple[Endpoint, ...] | None = None
     next_due: dt.datetime | None = None
     more: bool = False
+    more_events: bool = False
 
 
 def worker_name() -> str:
@@ -181,13 +182,19 @@ class Dispatcher:
                 self._sync_lanes(step.endpoints)
                 self._failing |= {e.id for e in step.endpoints if e.failing_since is not None}
             self._start(requests, step)
+            if step.more_events:
+                self._fanout_due = True
             if step.more:
                 continue
             await self._sleep(self._timeout(requests, step))
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            # Nothing woke us: look at the outbox anyway (a commit we were not told of, e.g.
+            # another process on SQLite, which has no LISTEN).
+            self._fanout_due = True
 
     def _step(
         self, outcomes: list[Outcome], fanout: bool, requests: list[ClaimRequest], renew: list[int]
@@ -200,6 +207,7 @@ class Dispatcher:
             if fanout:
                 done = fan_out(conn, limit=self.config.fanout_batch)
                 result.more = done.more
+                result.more_events = done.more
                 result.endpoints = done.endpoints
                 metrics.FANNED_OUT.inc(done.created)
             if result.endpoints is None and time.monotonic() - self._endpoints_loaded > self.config.endpoint_refresh:
@@ -356,10 +364,7 @@ class Dispatcher:
             if result.retry_after is not None:
                 lane.breaker.pause(now, result.retry_after)
             outcome = decide(lane.endpoint, delivery, result, now=utcnow(), release_backlog=release)
-            metrics.ATTEMPTS.labels(result.kind.value).inc()
-            metrics.LATENCY.observe(result.latency_ms / 1000)
-            if outcome.status is not DeliveryStatus.PENDING:
-                metrics.DELIVERIES.labels(outcome.status.value).inc()
+            metrics.observe(result, outcome)
             if not result.ok:
                 log.info(
                     "delivery.attempt_failed",

@@ -9,6 +9,7 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from stockwire.delivery.models import AttemptKind, AttemptResult, DeliveryStatus, Outcome
 from stockwire.storage import deliveries
 from stockwire.storage.database import Database
 
@@ -28,6 +29,19 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
 )
 FANNED_OUT = Counter("stockwire_deliveries_created", "Deliveries created by fan-out and replay.")
+
+
+_ATTEMPTS_BY_KIND = {k: ATTEMPTS.labels(k.value) for k in AttemptKind}
+_FINISHED_BY_STATUS = {s: DELIVERIES.labels(s.value) for s in DeliveryStatus if s is not DeliveryStatus.PENDING}
+
+
+def observe(result: AttemptResult, outcome: Outcome) -> None:
+    """Count one finished attempt and, if it was the last, its delivery's final state."""
+    _ATTEMPTS_BY_KIND[result.kind].inc()
+    LATENCY.observe(result.latency_ms / 1000)
+    finished = _FINISHED_BY_STATUS.get(outcome.status)
+    if finished is not None:
+        finished.inc()
 
 
 class BacklogCollector(Collector):
