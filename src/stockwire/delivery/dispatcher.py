@@ -57,6 +57,7 @@ class DispatcherConfig:
         env = os.environ
         names = {
             "concurrency": int,
+            "prefetch": int,
             "lease": float,
             "breaker_threshold": int,
             "probe_interval": float,
