@@ -56,9 +56,11 @@ class HubLink:
         self.key = signatures.secret_key(secret)
         self.metrics = metrics
 
-    async def send(self, type_: str, data: dict[str, Any]) -> Answer:
+    async def send(self, type_: str, data: dict[str, Any], *, msg_id: str | None = None,
+                   will_retry: bool = False) -> Answer:
+        """Send one signed event; with `will_retry`, a transient failure is the caller's to retry."""
         body = orjson.dumps({"type": type_, "data": data})
-        msg_id = "msg_" + uuid.uuid4().hex
+        msg_id = msg_id or "msg_" + uuid.uuid4().hex
         ts = int(time.time())
         headers = {
             "webhook-id": msg_id,
@@ -70,7 +72,10 @@ class HubLink:
         try:
             r = await self.client.request("POST", f"/v1/inbound/{self.channel}", body, headers)
         except (OSError, h11.ProtocolError) as exc:
-            self.metrics.problem(f"{self.channel} {type_}: {type(exc).__name__} {exc}")
+            if will_retry:
+                self.metrics.count("send retries")
+            else:
+                self.metrics.problem(f"{self.channel} {type_}: {type(exc).__name__} {exc}")
             return Answer(status=0, body={})
         answer = Answer(status=r.status, body=orjson.loads(r.body) if r.body else {})
         if r.status == 200:
@@ -78,9 +83,16 @@ class HubLink:
             self.metrics.answers.add((time.monotonic() - sent) * 1000)
         elif r.status == 409:
             self.metrics.count("refused")  # a legitimate race, e.g. a cancel after the shipment
+        elif will_retry and transient(r.status):
+            self.metrics.count("send retries")
         else:
             self.metrics.problem(f"{self.channel} {type_}: HTTP {r.status} {r.body[:200]!r}")
         return answer
+
+
+def transient(status: int) -> bool:
+    """A failure worth sending the same event again for: no answer, overload, server trouble."""
+    return status == 0 or status == 429 or status >= 500
 
 
 def commit_lag_ms(envelope: dict[str, Any], received: float) -> float:
@@ -281,6 +293,9 @@ class Marketplace(OrderingChannel):
     prefix = "M"
 
 
+MAX_JOB_ATTEMPTS = 6
+
+
 @dataclass(kw_only=True)
 class Job:
     """Work the warehouse will send to the hub once `ready_at` has passed."""
@@ -294,6 +309,9 @@ class Job:
     reason: str | None = None
     picked: bool = False
     in_flight: bool = field(default=False)
+    # A retried job keeps its webhook-id, so the hub applies it once however often it is sent.
+    msg_id: str = field(default_factory=lambda: "msg_" + uuid.uuid4().hex)
+    attempts: int = 0
 
 
 class Warehouse(SimulatedSystem):
@@ -350,11 +368,16 @@ class Warehouse(SimulatedSystem):
 
     async def send_job(self, job: Job) -> None:
         assert self.hub is not None
+        job.attempts += 1
+        retry = job.attempts < MAX_JOB_ATTEMPTS
         if job.type == "shipment":
             answer = await self.hub.send("shipment", {
                 "order_id": job.order_id, "channel": job.channel, "location": job.location,
                 "lines": [{"sku": s, "quantity": q} for s, q in job.lines],
-            })
+            }, msg_id=job.msg_id, will_retry=retry)
+            if retry and transient(answer.status):
+                self._retry_later(job)
+                return
             if answer.status == 200:
                 self.shelves.ship(job.location, job.lines)
                 self.metrics.count("orders shipped")
@@ -363,10 +386,18 @@ class Warehouse(SimulatedSystem):
         else:
             answer = await self.hub.send("fulfillment.rejected", {
                 "order_id": job.order_id, "channel": job.channel, "reason": job.reason,
-            })
+            }, msg_id=job.msg_id, will_retry=retry)
+            if retry and transient(answer.status):
+                self._retry_later(job)
+                return
             if answer.status == 200:
                 self.metrics.count("fulfilment rejected")
         self.jobs.remove(job)
+
+    def _retry_later(self, job: Job) -> None:
+        """Like a real WMS: send the same event again after a short back-off."""
+        job.in_flight = False
+        job.ready_at = time.monotonic() + 0.25 * 2 ** job.attempts
 
 
 LOCATIONS = {"pos": [STORE], "storefront": [WAREHOUSE, STORE], "marketplace": [WAREHOUSE],
