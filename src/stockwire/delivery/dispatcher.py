@@ -69,7 +69,7 @@ class DispatcherConfig:
             for k, kind in names.items()
             if f"STOCKWIRE_DELIVERY_{k.upper()}" in env
         }
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 @dataclass(kw_only=True)

@@ -32,7 +32,9 @@ FANNED_OUT = Counter("stockwire_deliveries_created", "Deliveries created by fan-
 
 
 _ATTEMPTS_BY_KIND = {k: ATTEMPTS.labels(k.value) for k in AttemptKind}
-_FINISHED_BY_STATUS = {s: DELIVERIES.labels(s.value) for s in DeliveryStatus if s is not DeliveryStatus.PENDING}
+_FINISHED_BY_STATUS: dict[DeliveryStatus, Counter] = {
+    s: DELIVERIES.labels(s.value) for s in DeliveryStatus if s is not DeliveryStatus.PENDING
+}
 
 
 def observe(result: AttemptResult, outcome: Outcome) -> None:

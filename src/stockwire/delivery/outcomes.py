@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 
 from stockwire.delivery.models import (
     AttemptKind,
@@ -16,9 +17,7 @@ from stockwire.delivery.models import (
 from stockwire.delivery.schedule import next_delay
 
 # Answers that say the endpoint is unwell (rather than that this one request was wrong).
-UNHEALTHY = frozenset(
-    {AttemptKind.NETWORK_ERROR, AttemptKind.TIMEOUT, AttemptKind.THROTTLED, AttemptKind.BLOCKED}
-)
+UNHEALTHY = frozenset({AttemptKind.NETWORK_ERROR, AttemptKind.TIMEOUT, AttemptKind.THROTTLED, AttemptKind.BLOCKED})
 
 
 def counts_against_endpoint(result: AttemptResult) -> bool:
@@ -43,23 +42,22 @@ def decide(
     next slot of the endpoint's schedule (or the `Retry-After` of a 429/503),
     or failed once the schedule is spent.
     """
-    base = {
-        "delivery_id": delivery.id,
-        "endpoint_id": delivery.endpoint_id,
-        "key": delivery.key,
-        "event_type": delivery.event_type,
-        "result": result,
-        "release_backlog": release_backlog,
-    }
+    base = Outcome(
+        delivery_id=delivery.id,
+        endpoint_id=delivery.endpoint_id,
+        key=delivery.key,
+        event_type=delivery.event_type,
+        result=result,
+        release_backlog=release_backlog,
+        status=DeliveryStatus.DELIVERED,
+    )
     if result.ok:
-        return Outcome(status=DeliveryStatus.DELIVERED, **base)  # type: ignore[arg-type]
+        return base
     if result.kind is AttemptKind.GONE:
-        return Outcome(
-            status=DeliveryStatus.FAILED, disable_endpoint="the endpoint answered 410 Gone", **base
-        )  # type: ignore[arg-type]
+        return replace(base, status=DeliveryStatus.FAILED, disable_endpoint="the endpoint answered 410 Gone")
     delay = next_delay(endpoint.retry_schedule, delivery.attempts + 1, rng=rng)
     if delay is None:
-        return Outcome(status=DeliveryStatus.FAILED, **base)  # type: ignore[arg-type]
+        return replace(base, status=DeliveryStatus.FAILED)
     if result.retry_after is not None:
         delay = result.retry_after
-    return Outcome(status=DeliveryStatus.PENDING, next_attempt_at=now + dt.timedelta(seconds=delay), **base)  # type: ignore[arg-type]
+    return replace(base, status=DeliveryStatus.PENDING, next_attempt_at=now + dt.timedelta(seconds=delay))

@@ -49,7 +49,7 @@ def _is_pending(columns: Any) -> Any:
     return columns.status == sa.literal_column("'pending'")
 
 
-def _unclaimed(table: Any, now: dt.datetime) -> Any:
+def _unclaimed(table: Any, now: Any) -> Any:
     return sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
 
 
