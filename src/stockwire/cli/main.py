@@ -52,7 +52,7 @@ def serve(database_url: str | None, host: str, port: int, workers: int, no_dispa
     try:
         hub.prepare()
         _, fresh = hub.admin_token_digest()
-    except Exception as exc:  # noqa: BLE001 - any connection error gets the same advice
+    except Exception as exc:
         err.print(f"[red]cannot open the database[/] {settings.database_url}: {exc}")
         err.print("Check STOCKWIRE_DATABASE_URL, or start PostgreSQL; SQLite needs a writable folder.")
         sys.exit(2)
