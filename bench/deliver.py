@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +35,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._load import build_request
+from bench._server import TOKEN, fresh_database
+from bench._server import free_port as _free_port
 from stockwire import signatures
 
-TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a local bench server
-PG_URL = os.environ.get("STOCKWIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RECEIVERS = 3
 
 
@@ -101,25 +100,6 @@ def _receive(port: int) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fresh_pg_schema() -> str:
-    import sqlalchemy as sa
-
-    name = "bench_" + uuid.uuid4().hex[:8]
-    engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    engine.dispose()
-    return f"{PG_URL}?options=-csearch_path%3D{name}"
 
 
 def _stats(port: int) -> dict[str, Any]:
@@ -254,7 +234,7 @@ def _wait_count(ports: list[int], expected: int, timeout: float = 600) -> float:
 
 
 def bench(kind: str, events: int, rate: float, seconds: float, concurrency: int, worker: bool = False) -> None:
-    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if kind == "sqlite" else _fresh_pg_schema()
+    url = fresh_database(kind, tempfile.mkdtemp())
     ctx = multiprocessing.get_context("spawn")
     hub_port = _free_port()
     hub_proc = ctx.Process(target=_serve, args=(url, hub_port, not worker), daemon=True)
