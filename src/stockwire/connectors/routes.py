@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 import structlog
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from stockwire.api.problems import json_response, problem
@@ -27,7 +27,7 @@ from stockwire.connectors.base import Adapter, DriftReport, Ignored, NativeEvent
 from stockwire.hub import Hub
 from stockwire.inbound.payloads import InvalidPayload
 from stockwire.inbound.reconcile import apply_drift_report
-from stockwire.inbound.routes import BodyTooLarge, is_json, read_body, submit, too_large
+from stockwire.inbound.routes import body_or_problem, is_json, submit
 from stockwire.inbound.service import Outcome, Submission
 from stockwire.storage import outbox
 
@@ -52,12 +52,9 @@ def platform_endpoint(adapter: Adapter) -> Endpoint:
         taken = record.channel.format.value
         if taken != adapter.format:
             return problem(404, "wrong route", f"channel {channel_id} is {taken}, not {adapter.format}")
-        try:
-            body = await read_body(request, hub.settings.max_body_bytes)
-        except BodyTooLarge:
-            return too_large(hub.settings.max_body_bytes)
-        except ClientDisconnect:
-            return problem(400, "client disconnected", "the body was not received in full")
+        body = await body_or_problem(request, hub.settings.max_body_bytes)
+        if isinstance(body, Response):
+            return body
         if adapter.is_ping(request.headers, body):
             return ignored("ping")
         error = adapter.verify(record, request.headers, body)

@@ -39,6 +39,16 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(chunks)
 
 
+async def body_or_problem(request: Request, limit: int) -> bytes | Response:
+    """The raw body, or the answer to give when it is too large or never arrived."""
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge:
+        return too_large(limit)
+    except ClientDisconnect:
+        return problem(400, "client disconnected", "the body was not received in full")
+
+
 def channel_keys(record: ChannelRecord) -> list[bytes]:
     """Keys that may sign for a channel: its secret, and a rotated-out one still in grace."""
     secrets_ = [record.secret]
@@ -71,12 +81,9 @@ async def receive_native(request: Request) -> Response:
     record = await hub.channels.get(channel_id)
     if record is None:
         return problem(404, "unknown channel", f"no channel {channel_id!r}; create it with POST /v1/channels")
-    try:
-        body = await read_body(request, hub.settings.max_body_bytes)
-    except BodyTooLarge:
-        return too_large(hub.settings.max_body_bytes)
-    except ClientDisconnect:
-        return problem(400, "client disconnected", "the body was not received in full")
+    body = await body_or_problem(request, hub.settings.max_body_bytes)
+    if isinstance(body, Response):
+        return body
     headers = request.headers
     msg_id = headers.get("webhook-id")
     error = None
