@@ -5,26 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.receiver import FAST_DELIVERY_ENV, Receivers, create_endpoint
+from tests.receiver import Receivers, create_endpoint
 from tests.support import Shop
 
-
-@pytest.fixture(autouse=True)
-def fast_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in FAST_DELIVERY_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    r = Receivers()
-    yield r
-    r.stop()
+pytestmark = pytest.mark.usefixtures("fast_delivery")
 
 
 @pytest.fixture

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 
 import pytest
 
-from tests.receiver import FAST_DELIVERY_ENV, Received, Receivers, create_endpoint
+from tests.receiver import Received, Receivers, create_endpoint
 from tests.support import Shop
 
-
-@pytest.fixture(autouse=True)
-def fast_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in FAST_DELIVERY_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    r = Receivers()
-    yield r
-    r.stop()
+pytestmark = pytest.mark.usefixtures("fast_delivery")
 
 
 @pytest.fixture

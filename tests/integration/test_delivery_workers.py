@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ from tests.receiver import Receiver, Receivers, create_endpoint
 from tests.support import LiveServer, Shop
 
 SECRET = "whsec_" + "B" * 40
-
-
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    r = Receivers()
-    yield r
-    r.stop()
 
 
 class DispatcherThread:
